@@ -1,0 +1,52 @@
+# The two commands a reader needs: `make book` and `make test`. Both create the pinned
+# virtual environment in .venv the first time and reuse it afterwards.
+#
+#   make book                                   # built-in data, `ci` profile, CPU
+#   make book PROFILE=full DATA_DIR=/path/to/mini-imagenet   # the original study (GPU)
+#   make test                                   # pytest, CPU
+#   make check-site                             # headless-Chromium test of _build/html
+#   make lab                                    # open the chapters in JupyterLab
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= ci
+DATA_DIR ?=
+FORCE ?=
+
+.PHONY: book chapters site test lint check-site lab venv clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[book,test]'
+	touch $@
+
+venv: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check dynconv tests
+
+chapters: $(STAMP)
+	$(PY) -m dynconv.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force)
+
+site: $(STAMP)
+	$(PY) -m dynconv.book vendor
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+book: chapters site
+	@echo "The book is in _build/html/index.html"
+
+check-site: $(STAMP)
+	$(PY) -m dynconv.sitecheck _build/html --screenshot _build/site-check/explorer.png
+
+lab: $(STAMP)
+	DYNCONV_RESULTS_DIR=$(CURDIR)/results $(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf _build book/chapters book/build-report.md

@@ -1,0 +1,55 @@
+"""dynconv: the shared package of the book *Dynamic Convolutions for Variable Input Channels*.
+
+Every chapter imports from here; no chapter defines a model or a training loop. The modules,
+one concept each:
+
+- data: ``channels`` (channel subsets, drop / zero-fill), ``data`` (the original list format,
+  validation, decoding cache), ``shapes`` (the built-in dataset);
+- models: ``resnet`` (ResNet18/34 with the original stem), ``stems`` (v1-v4 first layers),
+  ``blocks`` (SE, SAGAN attention, RRDB), ``small_net`` (Part II), ``zoo`` (build by name),
+  ``errata`` (the original's bugs, kept for demonstration);
+- training: ``config`` (profiles), ``train`` (fit), ``evaluate``, ``costs`` (params, FLOPs,
+  memory, time), ``results`` and ``experiment`` (train or load, keyed by configuration);
+- the book: ``chapter`` (what every chapter does first), ``plots``, ``widgets``, ``reported``
+  (the original study's numbers), ``book`` (the build), ``sitecheck`` (browser test).
+
+``dynconv.costs`` imports calflops (and with it transformers), which is slow: import it
+explicitly where needed.
+"""
+
+from dynconv.channels import ALL_SUBSETS, RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.config import PROFILES, TrainConfig, get_config
+from dynconv.data import DatasetBundle, ImageSplit, load_dataset, make_loader, read_split_list
+from dynconv.errors import ChannelSubsetError, ConfigError, DatasetError, DynconvError
+from dynconv.evaluate import evaluate
+from dynconv.experiment import load_records, run_experiment
+from dynconv.train import fit
+from dynconv.zoo import MODEL_NAMES, build_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALL_SUBSETS",
+    "MODEL_NAMES",
+    "PROFILES",
+    "RGB",
+    "ChannelSubset",
+    "ChannelSubsetError",
+    "ConfigError",
+    "DatasetBundle",
+    "DatasetError",
+    "DynconvError",
+    "ImageSplit",
+    "TrainConfig",
+    "apply_subset",
+    "build_model",
+    "evaluate",
+    "fit",
+    "get_config",
+    "load_dataset",
+    "load_records",
+    "make_loader",
+    "parse_channels",
+    "read_split_list",
+    "run_experiment",
+]

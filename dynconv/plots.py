@@ -1,0 +1,257 @@
+"""Figures the chapters draw: sample grids, channel splits, curves, confusion matrices, heatmaps.
+
+Every function returns a matplotlib ``Figure`` (and draws nothing else), so a chapter cell is one
+call and the same figure can be embedded in a static widget panel with :func:`figure_to_data_uri`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from dynconv.channels import ALL_SUBSETS, ChannelSubset
+
+
+def _as_hwc(image_uint8) -> np.ndarray:
+    """(3, H, W) uint8 tensor or array -> (H, W, 3) numpy array for imshow."""
+    array = np.asarray(image_uint8)
+    return np.transpose(array, (1, 2, 0))
+
+
+def show_subset(image_uint8, subset: ChannelSubset) -> np.ndarray:
+    """The picture a reader 'sees' with only `subset`: absent channels set to 0 (black)."""
+    hwc = _as_hwc(image_uint8).copy()
+    for channel in range(3):
+        if channel not in subset.indices:
+            hwc[..., channel] = 0
+    return hwc
+
+
+def plot_class_grid(
+    images_uint8, labels, class_names: Sequence[str], *, per_class: int = 4, max_classes: int = 24
+) -> Figure:
+    """A grid with `per_class` training images for each class (rows = classes)."""
+    labels = np.asarray(labels)
+    classes = list(range(min(len(class_names), max_classes)))
+    fig, axes = plt.subplots(
+        len(classes), per_class, figsize=(per_class * 0.9 + 1.6, len(classes) * 0.9), squeeze=False
+    )
+    for row, c in enumerate(classes):
+        idx = np.flatnonzero(labels == c)[:per_class]
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(idx):
+                ax.imshow(_as_hwc(images_uint8[idx[col]]))
+            if col == 0:
+                ax.set_ylabel(class_names[c], rotation=0, ha="right", va="center", fontsize=7)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, left=0.3)
+    return fig
+
+
+def plot_channel_split(image_uint8, *, subsets: Sequence[ChannelSubset] = ALL_SUBSETS) -> Figure:
+    """One image as R, G, B planes (grey) and as each channel subset (absent channels black)."""
+    hwc = _as_hwc(image_uint8)
+    fig, axes = plt.subplots(2, max(4, len(subsets)), figsize=(2 * max(4, len(subsets)), 4.4))
+    for ax in axes.ravel():
+        ax.axis("off")
+    axes[0, 0].imshow(hwc)
+    axes[0, 0].set_title("RGB image")
+    for c, name in enumerate("RGB"):
+        axes[0, c + 1].imshow(hwc[..., c], cmap="gray", vmin=0, vmax=255)
+        axes[0, c + 1].set_title(f"channel {c}: {name}")
+    for i, subset in enumerate(subsets):
+        axes[1, i].imshow(show_subset(image_uint8, subset))
+        axes[1, i].set_title(subset.name)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(histories: Mapping[str, pd.DataFrame | Sequence[dict]]) -> Figure:
+    """Training and validation loss and accuracy per epoch for one or more runs."""
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (name, history) in enumerate(histories.items()):
+        frame = pd.DataFrame(history)
+        color = f"C{i}"
+        ax_loss.plot(
+            frame["epoch"], frame["train_loss"], color=color, ls="--", label=f"{name} train"
+        )
+        ax_loss.plot(frame["epoch"], frame["val_loss"], color=color, label=f"{name} val")
+        ax_acc.plot(frame["epoch"], frame["train_acc"], color=color, ls="--", label=f"{name} train")
+        ax_acc.plot(frame["epoch"], frame["val_acc"], color=color, label=f"{name} val")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
+    ax_acc.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(
+    confusion, class_names: Sequence[str], *, title: str = "", normalise: bool = True, ax=None
+) -> Figure:
+    """Confusion matrix, rows = true class, columns = predicted class (row-normalised)."""
+    matrix = np.asarray(confusion, dtype=float)
+    if normalise:
+        matrix = matrix / np.clip(matrix.sum(axis=1, keepdims=True), 1, None)
+    if ax is None:
+        size = 2.5 + 0.22 * len(class_names)
+        fig, ax = plt.subplots(figsize=(size, size))
+    else:
+        fig = ax.figure
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1 if normalise else None)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=90, fontsize=6)
+    ax.set_yticks(ticks, class_names, fontsize=6)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_heatmap(
+    table: pd.DataFrame, *, title: str = "", chance: float | None = None
+) -> Figure:
+    """Models (rows) x channel subsets (columns) accuracy table as an annotated heatmap."""
+    values = table.to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2, 0.55 * table.shape[0] + 1.4))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(values):
+        if not np.isnan(v):
+            ax.text(
+                c,
+                r,
+                f"{100 * v:.1f}",
+                ha="center",
+                va="center",
+                color="white" if v < 0.6 else "black",
+                fontsize=8,
+            )
+    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_yticks(range(table.shape[0]), table.index)
+    subtitle = f" (chance {100 * chance:.1f}%)" if chance else ""
+    ax.set_title(title + subtitle)
+    fig.colorbar(image, ax=ax, fraction=0.03, label="test accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_bars(
+    table: pd.DataFrame, *, chance: float | None = None, title: str = ""
+) -> Figure:
+    """Grouped bars: one group per channel subset, one bar per model."""
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    width = 0.8 / max(1, len(table.index))
+    x = np.arange(len(table.columns))
+    for i, model in enumerate(table.index):
+        ax.bar(x + i * width, 100 * table.loc[model].to_numpy(dtype=float), width, label=model)
+    if chance:
+        ax.axhline(100 * chance, color="k", ls=":", lw=1, label="chance")
+    ax.set_xticks(x + width * (len(table.index) - 1) / 2, table.columns)
+    ax.set(ylabel="test accuracy (%)", title=title)
+    ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    return fig
+
+
+def plot_prediction_grid(
+    images_uint8,
+    labels,
+    predictions,
+    class_names: Sequence[str],
+    *,
+    subset: ChannelSubset | None = None,
+    columns: int = 8,
+) -> Figure:
+    """Sample test images (as the model saw them) with true and predicted class; wrong in red."""
+    n = len(labels)
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i in range(n):
+        ax = axes.ravel()[i]
+        image = show_subset(images_uint8[i], subset) if subset else _as_hwc(images_uint8[i])
+        ax.imshow(image)
+        right = int(labels[i]) == int(predictions[i])
+        ax.set_title(
+            f"{class_names[int(predictions[i])]}\n(true {class_names[int(labels[i])]})",
+            fontsize=5.5,
+            color="black" if right else "crimson",
+        )
+    fig.tight_layout()
+    return fig
+
+
+def figure_to_data_uri(fig: Figure, *, dpi: int = 72) -> str:
+    """PNG data URI of a figure (closes it), for static HTML panels that need no kernel."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def plot_attention_weights(weights: Mapping[str, np.ndarray]) -> Figure:
+    """v3's routing weights: per subset, each kernel's weight across images (box plots)."""
+    fig, axes = plt.subplots(
+        1, len(weights), figsize=(3.2 * len(weights), 3), sharey=True, squeeze=False
+    )
+    for ax, (subset, w) in zip(axes[0], weights.items(), strict=True):
+        w = np.asarray(w)  # (B, K)
+        ax.boxplot([w[:, k] for k in range(w.shape[1])])
+        ax.axhline(1 / w.shape[1], color="k", ls=":", lw=1)
+        ax.set_xticks(range(1, w.shape[1] + 1), [f"$W_{k + 1}$" for k in range(w.shape[1])])
+        ax.set_title(f"{subset} (dotted: uniform)")
+    axes[0, 0].set_ylabel("attention weight $\\pi_k(x)$")
+    fig.tight_layout()
+    return fig
+
+
+def plot_cost_bars(table: pd.DataFrame, columns: Sequence[str], *, title: str = "") -> Figure:
+    """Side-by-side bars of some numeric columns of a cost table (rows = models)."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    table[list(columns)].plot.bar(ax=ax, rot=0)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_block_demo(image: torch.Tensor, se_block, attention_block) -> Figure:
+    """SE gates of a random 64-channel feature map, and one query's attention map.
+
+    ``image`` is a normalised (3, H, W) tensor; a fixed random 1x1 projection lifts it to 64
+    channels so the untrained blocks have something to work on. Left: the 64 SE gates
+    (one scale per channel). Right: where one query position (the centre) attends, from the
+    SAGAN attention's softmax (with random weights: the mechanism, not a trained pattern).
+    """
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(0)
+        lift = torch.randn(64, 3, 1, 1, generator=generator)
+        features = torch.relu(torch.nn.functional.conv2d(image[None], lift))  # (1, 64, H, W)
+        pooled = se_block.squeeze(features).flatten(1)  # (1, 64)
+        gates = se_block.gate(se_block.fc2(se_block.relu(se_block.fc1(pooled))))[0]  # (64,)
+        q = attention_block.query(features).flatten(2)[0].T  # (HW, C/8)
+        k = attention_block.key(features).flatten(2)[0]  # (C/8, HW)
+        attention = torch.softmax(q @ k, dim=-1)  # (HW, HW), SAGAN: no 1/sqrt(d)
+    h, w = features.shape[-2:]
+    centre = (h // 2) * w + w // 2
+    fig, (ax_img, ax_se, ax_attn) = plt.subplots(1, 3, figsize=(11, 3.2))
+    shown = image - image.amin()
+    ax_img.imshow((shown / shown.amax()).permute(1, 2, 0).numpy())
+    ax_img.plot(w // 2, h // 2, "w+", ms=12, mew=2)
+    ax_img.set_title("input (+ = query position)")
+    ax_img.axis("off")
+    ax_se.bar(range(64), gates.numpy())
+    ax_se.set(title="SE: one gate per channel", xlabel="channel", ylabel="gate $s_c$", ylim=(0, 1))
+    ax_attn.imshow(attention[centre].reshape(h, w).numpy(), cmap="magma")
+    ax_attn.set_title("attention of the query over all positions")
+    ax_attn.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,146 @@
+"""Check the built site in a real browser: `python -m dynconv.sitecheck _build/html`.
+
+Serves the site on 127.0.0.1, opens every chapter page in headless Chromium (Debian's
+``chromium``, driven by Playwright without any browser download) and fails when a page
+
+- logs a console error or throws a JavaScript error (a missing favicon counts),
+- requests anything from another host (the site must work offline),
+- has no figure in its content, or
+- (explorer pages) does not change what is shown when a channel-subset button is clicked.
+
+A screenshot of one explorer is kept with ``--screenshot``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the CI log readable
+        pass
+
+
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve `root` on a free localhost port in a background thread."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def chapter_pages(site: Path) -> list[str]:
+    return sorted(str(p.relative_to(site)) for p in (site / "book" / "chapters").glob("*.html"))
+
+
+def check_page(page, url: str, *, needs_figure: bool = True) -> list[str]:
+    """Open one page and return the problems found on it."""
+    problems: list[str] = []
+    host = urlparse(url).netloc
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.append(f"javascript error: {e}"))
+    page.on(
+        "request",
+        lambda r: (
+            problems.append(f"request to another host: {r.url}")
+            if urlparse(r.url).scheme in ("http", "https") and urlparse(r.url).netloc != host
+            else None
+        ),
+    )
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    response = page.goto(url, wait_until="networkidle")
+    if response is None or not response.ok:
+        problems.append(f"HTTP status {response.status if response else 'none'}")
+    page.wait_for_timeout(500)
+    figures = page.locator("main img, article img").count()
+    if needs_figure and figures == 0:
+        problems.append("no figure on the page")
+    return problems
+
+
+def check_explorer(page, screenshot: Path | None) -> list[str]:
+    """Click a different channel button in the first explorer and see the panel change."""
+    explorer = page.locator(".dynconv-explorer").first
+    if explorer.count() == 0:
+        return []
+    explorer.wait_for(state="visible", timeout=15_000)
+    buttons = explorer.locator(".widget-toggle-button")
+    if buttons.count() < 2:
+        return ["explorer has fewer than two buttons"]
+    visible_panel = explorer.locator(".widget-html-content:visible").first
+    before = visible_panel.inner_html()
+    # the last button of the innermost selector: a channel subset such as "B"
+    buttons.nth(buttons.count() - 1).click()
+    page.wait_for_timeout(500)
+    after = explorer.locator(".widget-html-content:visible").first.inner_html()
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        explorer.screenshot(path=str(screenshot))
+    return [] if after != before else ["clicking a channel button did not change the panel"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dynconv.sitecheck")
+    parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
+    parser.add_argument("--screenshot", type=Path, default=None)
+    parser.add_argument(
+        "--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser")
+    )
+    args = parser.parse_args(argv)
+    if not (args.site / "index.html").exists():
+        parser.error(f"{args.site}/index.html not found: run `make book` first")
+    if not args.chromium:
+        parser.error("no `chromium` on PATH: install Debian's package (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    server, base = serve(args.site)
+    pages = ["index.html", *chapter_pages(args.site)]
+    failures: dict[str, list[str]] = {}
+    explorers = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        for rel in pages:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            problems = check_page(page, f"{base}/{rel}", needs_figure=rel != "index.html")
+            if page.locator(".dynconv-explorer").count():
+                shot = args.screenshot if explorers == 0 else None
+                problems += check_explorer(page, shot)
+                explorers += 1
+            print(f"[site] {rel}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
+            if problems:
+                failures[rel] = problems
+            page.close()
+        browser.close()
+    server.shutdown()
+    for rel, problems in failures.items():
+        for problem in problems:
+            print(f"  {rel}: {problem}")
+    if explorers == 0:
+        print("[site] no explorer widget found on any chapter page")
+        return 1
+    print(f"[site] {len(pages)} pages, {explorers} explorers, {len(failures)} with problems")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

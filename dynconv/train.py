@@ -1,0 +1,388 @@
+"""One training loop for every model: Adam, cross-entropy, early stopping, resumable checkpoints.
+
+The loop is the original study's recipe (Adam with coupled weight decay, cross-entropy,
+gradient-norm clipping, early stopping on a validation metric, the best epoch's weights
+tested once), written once so that every chapter's cell is four lines: config, data, model,
+``fit``. It is not from a paper; the closest reference is the early-stopping rule of
+Prechelt, "Early Stopping - But When?" (1998).
+
+How this differs from the original study:
+
+* One loop for all models (the original copied a slightly different loop into each notebook:
+  patience 3 and no clipping for v1-v3, val-accuracy monitoring for v4); differences are
+  :class:`~dynconv.config.TrainConfig` overrides.
+* Channel subsets are applied here, with :func:`dynconv.channels.apply_subset` and the
+  model's ``input_mode`` (``"drop"`` for dynamic stems, ``"zero"`` for plain networks);
+  validation uses the same training subset.
+* Every epoch is reproducible on its own: at its start the global RNG and the training
+  loader's shuffling generator are seeded with ``seed + epoch``. A run killed after any epoch
+  resumes from its checkpoint to the same weights and numbers as an uninterrupted run (on CPU,
+  exactly).
+* Checkpoints are written atomically after every epoch and hold the optimizer state, the
+  history, the best weights and the config; a checkpoint written with another config is
+  refused. They load with ``torch.load(weights_only=True)``.
+
+Explained in chapter ``02_baseline``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.config import RUNTIME_FIELDS, TrainConfig, resolve_device
+from dynconv.errors import ConfigError
+
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns; the model itself holds the best epoch's weights."""
+
+    # One row per epoch: epoch (1-based), train_loss, train_acc, val_loss, val_acc, lr,
+    # temperature (only for models that have one), seconds.
+    history: pd.DataFrame
+    # 1-based epoch whose weights the model now holds (0 if no epoch ran).
+    best_epoch: int
+    # Value of `monitor` at best_epoch (None if no epoch ran).
+    best_metric: float | None
+    # The config.monitor metric name ("val_loss" or "val_acc").
+    monitor: str
+    # Epochs trained in total, including those before a resume.
+    epochs_run: int
+    # True if early stopping ended the run before max_epochs.
+    stopped_early: bool
+    # False only when stop_after_epoch interrupted the run (the model then holds the last
+    # epoch's weights, not the best, exactly as a killed run would have left them).
+    completed: bool
+    # Epochs that were already done in the checkpoint this call resumed from (0: fresh start).
+    resumed_from_epoch: int
+    # Wall-clock seconds spent in this call.
+    seconds: float
+    # Device the model was trained on.
+    device: str
+    # Where the checkpoint was written (None: no checkpoint).
+    checkpoint_path: Path | None = None
+
+
+@dataclass
+class _State:
+    """Everything besides the model and optimizer that a resumed run needs."""
+
+    history: list[dict[str, float]]
+    best_metric: float | None = None
+    best_epoch: int = 0
+    best_state: dict[str, torch.Tensor] | None = None
+    wait: int = 0  # epochs in a row without improvement
+    finished: bool = False
+    stopped_early: bool = False
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    val_loader: Iterable,
+    config: TrainConfig,
+    *,
+    train_channels: ChannelSubset | str = RGB,
+    checkpoint_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> FitResult:
+    """Train ``model`` with early stopping and return its history; the best weights are restored.
+
+    ``train_loader``/``val_loader`` yield ``(x, y)`` with ``x`` normalised ``(B, 3, H, W)``;
+    ``x`` is reduced to ``train_channels`` with the model's ``input_mode``. If
+    ``checkpoint_path`` exists, training resumes from it (or, if that run had finished, only
+    the best weights are restored). ``stop_after_epoch=k`` returns right after epoch ``k``'s
+    checkpoint, as if the process had been killed there (to test resuming).
+    """
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"config must be a TrainConfig (see dynconv.config.get_config), "
+                          f"got {type(config).__name__}")
+    subset = parse_channels(train_channels)
+    input_mode = _input_mode(model)
+    if stop_after_epoch is not None and stop_after_epoch < 1:
+        raise ConfigError(f"stop_after_epoch must be >= 1 or None, got {stop_after_epoch!r}")
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    ckpt_path = Path(checkpoint_path) if checkpoint_path is not None else None
+    t0 = time.perf_counter()
+
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    state = _State(history=[])
+    if ckpt_path is not None and ckpt_path.exists():
+        state = _load_checkpoint(ckpt_path, model, optimizer, config, subset)
+    resumed_from = len(state.history)
+
+    epochs = tqdm(total=config.max_epochs, initial=resumed_from, desc="epochs",
+                  disable=not progress, unit="epoch")
+    try:
+        for epoch in range(resumed_from, config.max_epochs):
+            if state.finished:
+                break
+            row = _run_epoch(model, optimizer, train_loader, val_loader, config, epoch=epoch,
+                             subset=subset, input_mode=input_mode, device=device,
+                             progress=progress)
+            state.history.append(row)
+            _update_best(state, model, row, config, epoch_number=epoch + 1)
+            state.finished = state.stopped_early or epoch + 1 >= config.max_epochs
+            if ckpt_path is not None:
+                _save_checkpoint(ckpt_path, model, optimizer, state, config, subset)
+            epochs.update(1)
+            epochs.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
+            if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch \
+                    and not state.finished:
+                return _result(state, config, completed=False, resumed_from=resumed_from,
+                               t0=t0, device=device, ckpt_path=ckpt_path)
+    finally:
+        epochs.close()
+
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+    return _result(state, config, completed=True, resumed_from=resumed_from, t0=t0,
+                   device=device, ckpt_path=ckpt_path)
+
+
+def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Iterable,
+               val_loader: Iterable, config: TrainConfig, *, epoch: int, subset: ChannelSubset,
+               input_mode: str, device: torch.device, progress: bool) -> dict[str, float]:
+    """Train one epoch (0-based index ``epoch``), validate, and return the history row."""
+    start = time.perf_counter()
+    # Every random draw of this epoch (shuffle order, v4's channel dropping, dropout) derives
+    # from seed + epoch, so a resumed run replays the same epoch exactly.
+    torch.manual_seed(config.seed + epoch)
+    _reseed_loader(train_loader, config.seed + epoch)
+    for module in model.modules():
+        set_epoch = getattr(module, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)  # 0-based, like DistributedSampler.set_epoch
+
+    model.train()
+    total = _num_batches(train_loader, config.max_steps_per_epoch)
+    batches = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}", leave=False,
+                   disable=not progress, unit="batch")
+    loss_sum, correct, seen = 0.0, 0, 0
+    for step, (x, y) in enumerate(batches):
+        if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
+            break
+        x = apply_subset(x.to(device), subset, input_mode)  # (B, n, H, W) or (B, 3, H, W)
+        y = y.to(device)
+        logits = model(x, channels=subset)  # (B, num_classes)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        loss_sum += loss.item() * y.numel()
+        correct += (logits.argmax(dim=1) == y).sum().item()
+        seen += y.numel()
+        batches.set_postfix(loss=f"{loss.item():.3f}")
+    batches.close()
+    if seen == 0:
+        raise ConfigError("the training loader yielded no batches")
+
+    val_loss, val_acc = _validate(model, val_loader, subset=subset, input_mode=input_mode,
+                                  device=device)
+    row = {
+        "epoch": epoch + 1,
+        "train_loss": loss_sum / seen,
+        "train_acc": correct / seen,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "lr": float(optimizer.param_groups[0]["lr"]),
+    }
+    temperature = _temperature(model)
+    if temperature is not None:
+        row["temperature"] = temperature
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+@torch.no_grad()
+def _validate(model: nn.Module, loader: Iterable, *, subset: ChannelSubset, input_mode: str,
+              device: torch.device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over ``loader`` on ``subset`` (model in eval mode)."""
+    model.eval()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in loader:
+        x = apply_subset(x.to(device), subset, input_mode)
+        y = y.to(device)
+        logits = model(x, channels=subset)  # (B, num_classes)
+        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += (logits.argmax(dim=1) == y).sum().item()
+        seen += y.numel()
+    if seen == 0:
+        raise ConfigError("the validation loader yielded no batches")
+    return loss_sum / seen, correct / seen
+
+
+def _update_best(state: _State, model: nn.Module, row: Mapping[str, float], config: TrainConfig,
+                 *, epoch_number: int) -> None:
+    """Early-stopping bookkeeping: a strictly better monitor value resets the patience."""
+    value = float(row[config.monitor])
+    if state.best_metric is None:
+        better = value == value  # the first finite (non-NaN) value is the best so far
+    elif config.monitor == "val_loss":
+        better = value < state.best_metric
+    else:
+        better = value > state.best_metric
+    if better:
+        state.best_metric = value
+        state.best_epoch = epoch_number
+        state.best_state = {k: v.detach().to("cpu", copy=True)
+                            for k, v in model.state_dict().items()}
+        state.wait = 0
+    else:
+        state.wait += 1
+    state.stopped_early = state.wait >= config.patience and epoch_number < config.max_epochs
+
+
+def _reseed_loader(loader: Any, seed: int) -> None:
+    """Seed the shuffling generator(s) of a DataLoader so its order depends only on ``seed``.
+
+    A loader without its own generator draws its shuffle seed from the global RNG, which
+    :func:`fit` has just seeded, so it is deterministic too.
+    """
+    candidates = [loader, getattr(loader, "sampler", None),
+                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)]
+    seen: list[torch.Generator] = []
+    for obj in candidates:
+        generator = getattr(obj, "generator", None)
+        if isinstance(generator, torch.Generator) and all(generator is not g for g in seen):
+            seen.append(generator)
+            generator.manual_seed(seed)
+
+
+def _num_batches(loader: Any, max_steps: int | None) -> int | None:
+    try:
+        n = len(loader)
+    except TypeError:
+        return max_steps
+    return n if max_steps is None else min(n, max_steps)
+
+
+def _input_mode(model: nn.Module) -> str:
+    mode = getattr(model, "input_mode", None)
+    if mode not in ("drop", "zero"):
+        raise ConfigError(
+            f"{type(model).__name__} has input_mode={mode!r}; every dynconv model declares "
+            f"input_mode 'drop' (dynamic stems) or 'zero' (plain networks); build models with "
+            f"dynconv.zoo.build_model"
+        )
+    return mode
+
+
+def _temperature(model: nn.Module) -> float | None:
+    """The softmax temperature of the first submodule that has one (v3), else None."""
+    for module in model.modules():
+        value = getattr(module, "temperature", None)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            return float(value.item())
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def _result(state: _State, config: TrainConfig, *, completed: bool, resumed_from: int,
+            t0: float, device: torch.device, ckpt_path: Path | None) -> FitResult:
+    return FitResult(
+        history=pd.DataFrame(state.history),
+        best_epoch=state.best_epoch,
+        best_metric=state.best_metric,
+        monitor=config.monitor,
+        epochs_run=len(state.history),
+        stopped_early=state.stopped_early,
+        completed=completed,
+        resumed_from_epoch=resumed_from,
+        seconds=time.perf_counter() - t0,
+        device=str(device),
+        checkpoint_path=ckpt_path,
+    )
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     state: _State, config: TrainConfig, subset: ChannelSubset) -> None:
+    """Write the checkpoint atomically: a temporary file in the same folder, then os.replace."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "epoch": len(state.history),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "history": [dict(row) for row in state.history],  # plain lists/dicts: weights_only-safe
+        "best_state": state.best_state,
+        "best_metric": state.best_metric,
+        "best_epoch": state.best_epoch,
+        "epochs_without_improvement": state.wait,
+        "finished": state.finished,
+        "stopped_early": state.stopped_early,
+        "config": config.to_dict(),
+        "train_channels": subset.name,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`fit` (safely: ``torch.load(weights_only=True)``)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     config: TrainConfig, subset: ChannelSubset) -> _State:
+    ckpt = load_checkpoint(path)
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ConfigError(f"{path} is not a dynconv checkpoint of format {CHECKPOINT_FORMAT}; "
+                          f"delete it to train from scratch")
+    stored = {k: v for k, v in ckpt["config"].items() if k not in RUNTIME_FIELDS}
+    current = config.fingerprint_dict()
+    diffs = [f"{k}: {stored.get(k)!r} in the checkpoint, {current.get(k)!r} now"
+             for k in sorted(set(stored) | set(current)) if stored.get(k) != current.get(k)]
+    if ckpt["train_channels"] != subset.name:
+        diffs.append(f"train_channels: {ckpt['train_channels']!r} in the checkpoint, "
+                     f"{subset.name!r} now")
+    if diffs:
+        raise ConfigError(
+            f"checkpoint {path} was written with a different configuration ("
+            + "; ".join(diffs) + "). Use the same configuration, another checkpoint_path, "
+            "or delete the file to train from scratch."
+        )
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise ConfigError(f"checkpoint {path} holds weights of a different model: {err}") from err
+    optimizer.load_state_dict(ckpt["optimizer"])
+    return _State(
+        history=[dict(row) for row in ckpt["history"]],
+        best_metric=ckpt["best_metric"],
+        best_epoch=ckpt["best_epoch"],
+        best_state=ckpt["best_state"],
+        wait=ckpt["epochs_without_improvement"],
+        finished=ckpt["finished"],
+        stopped_early=ckpt["stopped_early"],
+    )

@@ -1,0 +1,356 @@
+"""Models: every model x every subset, gradients, the dynamic stems' tricks and bugs fixed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dynconv.channels import ALL_SUBSETS, RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.errata import (
+    OriginalV3DynamicConv,
+    identity_kernel_slices,
+    original_hidden_width,
+    original_kernel_slices,
+    resnet18_original_v3,
+    softmax_entropy_at_temperature,
+)
+from dynconv.errors import ChannelSubsetError, ConfigError
+from dynconv.resnet import resnet18, resnet18_v1, resnet18_v4
+from dynconv.small_net import SmallAttentionNet
+from dynconv.stems import (
+    ChannelDropStem,
+    DynamicConvStem,
+    PerSampleKernelStem,
+    SubsetSizeKernelStem,
+    sample_subset,
+)
+from dynconv.zoo import MODEL_NAMES, build_model, describe_model, model_options
+
+NUM_CLASSES = 5
+RG, GB, R = parse_channels("RG"), parse_channels("GB"), parse_channels("R")
+
+_CACHE: dict[str, nn.Module] = {}
+
+
+def cached_model(name: str) -> nn.Module:
+    """One model per name for the forward-only tests (building ResNets takes time)."""
+    if name not in _CACHE:
+        torch.manual_seed(0)
+        _CACHE[name] = build_model(name, num_classes=NUM_CLASSES).eval()
+    return _CACHE[name]
+
+
+def model_input(model: nn.Module, subset: ChannelSubset, size=(32, 32), batch: int = 2):
+    x = torch.randn(batch, 3, *size)  # (B, 3, H, W)
+    return apply_subset(x, subset, model.input_mode)
+
+
+def subsets_for(name: str) -> tuple[ChannelSubset, ...]:
+    return (RGB,) if name == "v1" else ALL_SUBSETS  # v1 runs on its one fixed subset
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_forward_every_subset(name):
+    torch.manual_seed(0)
+    model = cached_model(name)
+    for subset in subsets_for(name):
+        with torch.no_grad():
+            out = model(model_input(model, subset), subset)
+        assert out.shape == (2, NUM_CLASSES), (name, subset.name)
+        assert torch.isfinite(out).all(), (name, subset.name)
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [(n, (40, 56)) for n in MODEL_NAMES]
+    + [("resnet18", (100, 100)), ("v2", (100, 100)), ("small_k7s2", (100, 100))]
+    + [("v3", (84, 84)), ("small_k7s2", (84, 84))],
+)
+def test_forward_other_sizes(name, size):
+    torch.manual_seed(0)
+    model = cached_model(name)
+    subset = RGB if name == "v1" else GB
+    with torch.no_grad():
+        out = model(model_input(model, subset, size=size, batch=1), subset)
+    assert out.shape == (1, NUM_CLASSES)
+    assert torch.isfinite(out).all()
+
+
+def test_v1_other_fixed_subset_and_wrong_subset():
+    torch.manual_seed(0)
+    model = resnet18_v1(num_classes=NUM_CLASSES, channels="GB").eval()
+    assert model.fixed_channels == GB and cached_model("v2").fixed_channels is None
+    out = model(torch.randn(2, 2, 32, 32), GB)
+    assert out.shape == (2, NUM_CLASSES)
+    with pytest.raises(ConfigError, match="built for channels GB"):
+        model(torch.randn(2, 2, 32, 32), RG)
+
+
+def test_input_checks_are_clear():
+    plain = cached_model("resnet18")
+    with pytest.raises(ChannelSubsetError, match="zero"):
+        plain(torch.randn(1, 2, 32, 32), RG)  # plain nets want zero-filled 3 channels
+    dynamic = cached_model("v2")
+    with pytest.raises(ChannelSubsetError, match="2 channel"):
+        dynamic(torch.randn(1, 3, 32, 32), RG)
+    with pytest.raises(ChannelSubsetError):
+        dynamic(torch.randn(1, 2, 32, 32))  # channels=None means RGB
+    assert isinstance(ChannelSubsetError("x"), ValueError)
+
+
+def _set_gammas(model: nn.Module, value: float) -> None:
+    """SAGAN's gamma starts at 0, which zeroes q/k/v gradients; open it for the test."""
+    for name, p in model.named_parameters():
+        if name.endswith("gamma"):
+            p.data.fill_(value)
+
+
+def _assert_all_grads(model: nn.Module, skip: tuple[str, ...] = ()) -> None:
+    for name, p in model.named_parameters():
+        if p.requires_grad and not name.startswith(skip):
+            assert p.grad is not None, f"no gradient reached {name}"
+            assert torch.isfinite(p.grad).all(), name
+            assert p.grad.abs().sum() > 0, f"zero gradient at {name}"
+
+
+# The subset sizes each model is trained on in the gradient test.
+_GRAD_SUBSETS = {"v2": (RGB, RG, R), "v4": (RGB, RG, R)}
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_gradients_reach_every_parameter(name):
+    torch.manual_seed(0)
+    kwargs = {"drop_prob": 0.0} if name == "v4" else {}
+    model = build_model(name, num_classes=NUM_CLASSES, **kwargs).train()
+    _set_gammas(model, 0.5)
+    target = torch.tensor([0, 3])
+    loss = 0.0
+    for subset in _GRAD_SUBSETS.get(name, (RGB,)):
+        loss = loss + F.cross_entropy(model(model_input(model, subset), subset), target)
+    loss.backward()
+    _assert_all_grads(model)
+
+
+def test_gradients_dense_rrdb():
+    torch.manual_seed(0)
+    model = SmallAttentionNet(NUM_CLASSES, stem="k7s2", rrdb="dense").train()
+    _set_gammas(model, 0.5)
+    F.cross_entropy(model(torch.randn(2, 3, 32, 32)), torch.tensor([1, 2])).backward()
+    _assert_all_grads(model)
+
+
+def _generator_usage(stem: SubsetSizeKernelStem) -> list[int]:
+    """Record the size of every generator call (forward hooks)."""
+    used: list[int] = []
+    for key, gen in stem.generators.items():
+        gen.register_forward_hook(lambda *_, n=int(key): used.append(n))
+    return used
+
+
+@pytest.mark.parametrize("drop_mode", ["batch", "sample"])
+def test_v4_gradients_with_drop_prob_one(drop_mode):
+    """With drop_prob=1 every batch is a random subset: the backbone and exactly the
+    generators that were used get gradients."""
+    torch.manual_seed(0)
+    model = resnet18_v4(num_classes=NUM_CLASSES, drop_prob=1.0, drop_mode=drop_mode).train()
+    used = _generator_usage(model.conv1)
+    loss = 0.0
+    for _ in range(3):
+        loss = loss + F.cross_entropy(model(torch.randn(4, 3, 32, 32), RGB), torch.arange(4))
+    loss.backward()
+    _assert_all_grads(model, skip=("conv1.generators",))
+    for key, gen in model.conv1.generators.items():
+        has_grad = all(p.grad is not None for p in gen.parameters())
+        assert has_grad == (int(key) in used), (key, used)
+
+
+@pytest.mark.parametrize(
+    "stem",
+    [PerSampleKernelStem(RGB), PerSampleKernelStem(GB), SubsetSizeKernelStem(), DynamicConvStem()],
+    ids=["v1-RGB", "v1-GB", "v2", "v3"],
+)
+def test_grouped_conv_equals_loop(stem):
+    torch.manual_seed(0)
+    subsets = (stem.channels,) if isinstance(stem, PerSampleKernelStem) else ALL_SUBSETS
+    for subset in subsets:
+        x = torch.randn(3, subset.size, 11, 9)  # odd, non-square on purpose
+        fast = stem(x, subset)
+        slow = stem.reference_forward(x, subset)
+        assert fast.shape == (3, 64, 11, 9)
+        torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stem_cls", [SubsetSizeKernelStem, ChannelDropStem])
+def test_generator_of_the_right_size_is_used(stem_cls):
+    torch.manual_seed(0)
+    stem = stem_cls()  # ChannelDropStem in eval mode: no dropping
+    stem.eval()
+    for subset in (RGB, RG, GB, R, parse_channels("B")):
+        stem.zero_grad(set_to_none=True)
+        stem(torch.randn(2, subset.size, 8, 8), subset).sum().backward()
+        for key, gen in stem.generators.items():
+            got = all(p.grad is not None for p in gen.parameters())
+            assert got == (key == str(subset.size)), (subset.name, key)
+
+
+def test_v4_train_without_dropping_equals_v2():
+    torch.manual_seed(0)
+    stem = ChannelDropStem(drop_prob=0.0).train()
+    x = torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(stem(x, RGB), SubsetSizeKernelStem.forward(stem, x, RGB))
+
+
+def test_v4_sample_mode_puts_outputs_back_in_order():
+    stem = ChannelDropStem(drop_prob=1.0, drop_mode="sample").train()
+    x = torch.randn(6, 3, 8, 8)
+    torch.manual_seed(3)
+    out = stem(x, RGB)
+    torch.manual_seed(3)  # replay the same draws
+    draws = [stem._draw(RGB) for _ in range(6)]
+    assert len(set(draws)) > 1, "seed should give several different subsets"
+    for i, kept in enumerate(draws):
+        xi = x[i : i + 1, list(kept.indices)]  # (1, k, H, W)
+        expected = SubsetSizeKernelStem.forward(stem, xi, kept)
+        torch.testing.assert_close(out[i : i + 1], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_v4_options_are_checked():
+    with pytest.raises(ConfigError, match="batch, sample"):
+        ChannelDropStem(drop_mode="channel")
+    with pytest.raises(ConfigError):
+        ChannelDropStem(drop_prob=1.5)
+
+
+def test_hierarchical_sampling():
+    torch.manual_seed(0)
+    draws = [sample_subset(RGB) for _ in range(3000)]
+    sizes = torch.tensor([d.size for d in draws])
+    for k in (1, 2, 3):
+        assert abs((sizes == k).float().mean().item() - 1 / 3) < 0.04  # k ~ U{1, 2, 3}
+    assert set(draws) == set(ALL_SUBSETS)
+    assert {sample_subset(GB) for _ in range(200)} == {GB, parse_channels("G"), parse_channels("B")}
+
+
+def test_v3_routing_is_trained():
+    """Regression test for the original's bug: its attention was rebuilt every call."""
+    torch.manual_seed(0)
+    model = build_model("v3", num_classes=NUM_CLASSES).train()
+    attention = model.conv1.attention
+    names = {n for n, _ in model.named_parameters()}
+    assert {"conv1.attention.fc1.weight", "conv1.attention.fc2.weight", "conv1.bank"} <= names
+    before = {n: p.detach().clone() for n, p in attention.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = F.cross_entropy(model(torch.randn(2, 3, 32, 32), RGB), torch.tensor([0, 1]))
+    loss.backward()
+    optimizer.step()
+    for name, p in attention.named_parameters():
+        assert not torch.equal(p, before[name]), f"routing parameter {name} did not change"
+    x = torch.randn(2, 3, 16, 16)
+    model.eval()
+    torch.testing.assert_close(model(x, RGB), model(x, RGB))  # deterministic
+
+
+def test_v3_temperature_annealing():
+    model = build_model("v3", num_classes=NUM_CLASSES)
+    attention = model.conv1.attention
+    assert attention.temperature == 30.0
+    seen = []
+    for epoch in range(13):
+        for module in model.modules():  # what fit does at every epoch start
+            if callable(getattr(module, "set_epoch", None)):
+                module.set_epoch(epoch)
+        seen.append(attention.temperature)
+    assert seen[0] == 30.0 and seen[5] == pytest.approx(15.5) and seen[10] == 1.0
+    assert seen[12] == 1.0
+    assert all(a > b for a, b in zip(seen[:10], seen[1:11], strict=True))  # linear, falling
+    assert float(model.state_dict()["conv1.attention._temperature"]) == 1.0  # checkpointed
+    model.conv1.set_epoch(0)  # the stem forwards set_epoch to its routing module
+    assert attention.temperature == 30.0
+    weights = attention(torch.randn(4, 2, 8, 8), GB)
+    assert weights.shape == (4, 4)
+    torch.testing.assert_close(weights.sum(1), torch.ones(4))
+
+
+def test_v3_slices_kernels_by_channel_identity():
+    torch.manual_seed(0)
+    stem = DynamicConvStem()
+    stem(torch.randn(2, 2, 8, 8), GB).sum().backward()
+    per_slice = stem.bank.grad.abs().sum(dim=(0, 1, 3, 4))  # (3,): one value per input slice
+    assert per_slice[0] == 0 and per_slice[1] > 0 and per_slice[2] > 0
+    assert identity_kernel_slices(GB) == (1, 2)
+
+
+def test_original_v3_bugs_are_reproduced():
+    torch.manual_seed(0)
+    layer = OriginalV3DynamicConv()
+    x = torch.randn(2, 2, 8, 8)
+    first, second = layer(x, GB), layer(x, GB)
+    assert first.shape == (2, 64, 8, 8)
+    assert not torch.allclose(first, second)  # fresh random attention on every call
+    assert [n for n, _ in layer.named_parameters()] == ["bank"]  # nothing else persists
+    assert original_hidden_width() == 1
+    layer.zero_grad()
+    layer(x, GB).sum().backward()
+    per_slice = layer.bank.grad.abs().sum(dim=(0, 1, 3, 4))
+    assert per_slice[2] == 0 and per_slice[0] > 0  # GB used the R and G slices
+    assert original_kernel_slices(GB) == (0, 1)
+    entropy = softmax_entropy_at_temperature(torch.randn(1000, 4), 34.0)
+    assert entropy.min() > 0.99  # near uniform at T = 34
+    assert softmax_entropy_at_temperature(torch.randn(1000, 4) * 5, 1.0).mean() < 0.8
+    model = resnet18_original_v3(num_classes=NUM_CLASSES).eval()
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, NUM_CLASSES)
+
+
+def test_v1_maxpool_option():
+    assert isinstance(resnet18_v1(num_classes=3).maxpool, nn.MaxPool2d)
+    model = resnet18_v1(num_classes=3, keep_maxpool=False).eval()
+    assert isinstance(model.maxpool, nn.Identity)
+    assert model(torch.randn(1, 3, 32, 32)).shape == (1, 3)
+
+
+def test_stems_of_plain_resnet():
+    original = resnet18(num_classes=3)
+    assert (original.conv1.kernel_size, original.conv1.stride) == ((3, 3), (1, 1))
+    tv = resnet18(num_classes=3, stem="torchvision")
+    assert (tv.conv1.kernel_size, tv.conv1.stride) == ((7, 7), (2, 2))
+    with pytest.raises(ConfigError, match="original, torchvision"):
+        resnet18(num_classes=3, stem="7x7")
+
+
+def test_parameter_counts_match_the_original_report():
+    """Pinned: with 50 classes the counts equal the report's (to its 4 printed digits)."""
+    expected = {
+        "resnet18": 11_194_482,  # report 11.1945 M
+        "v1": 11_199_666,  # 11.1997 M
+        "v2": 11_204_274,  # 11.2043 M
+        "v4": 11_204_274,  # 11.2043 M
+        "resnet34": 21_302_642,  # 21.3026 M
+        "small_k3s1": 205_204,  # 205.204 K
+        "small_k7s2": 212_884,  # 212.884 K
+    }
+    for name, count in expected.items():
+        model = build_model(name, num_classes=50)
+        assert sum(p.numel() for p in model.parameters()) == count, name
+
+
+def test_small_net_honest_layer_count():
+    def weight_layers(model):
+        return sum(isinstance(m, nn.Conv2d | nn.Linear) for m in model.modules())
+
+    assert weight_layers(SmallAttentionNet(5)) == 18
+    assert weight_layers(SmallAttentionNet(5, rrdb="dense")) == 23
+
+
+def test_zoo_errors_and_descriptions():
+    with pytest.raises(ConfigError, match="resnet18, resnet34, v1"):
+        build_model("resnet50", num_classes=5)
+    with pytest.raises(ConfigError, match="drop_prob, drop_mode"):
+        build_model("v4", num_classes=5, drop_rate=0.5)
+    with pytest.raises(ConfigError, match="rrdb, width"):
+        build_model("small_k3s1", num_classes=5, stem="k7s2")
+    assert model_options("v1") == ("channels", "keep_maxpool")
+    for name in MODEL_NAMES:
+        assert isinstance(describe_model(name), str) and describe_model(name)
+    assert cached_model("v4").input_mode == "drop" and cached_model("resnet18").input_mode == "zero"

@@ -1,0 +1,368 @@
+"""Tests of dynconv.config and dynconv.train (CPU, tiny stand-in models, 16 px)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from dynconv.channels import RGB, parse_channels
+from dynconv.config import CI, FIELD_NAMES, FULL, PROFILES, TrainConfig, get_config
+from dynconv.errors import ConfigError, DynconvError
+from dynconv.train import FitResult, fit, load_checkpoint
+
+# ----------------------------------------------------------------------------- stand-ins
+
+
+class TinyNet(nn.Module):
+    """Plain net ("zero" mode): conv + BN + dropout + linear, records what it is called with."""
+
+    input_mode = "zero"
+
+    def __init__(self, num_classes: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.drop = nn.Dropout(0.2)
+        self.fc = nn.Linear(4, num_classes)
+        self.train_calls = 0
+        self.shapes: list[tuple[int, ...]] = []
+
+    def forward(self, x, channels=None):
+        self.shapes.append(tuple(x.shape))
+        self.train_calls += int(self.training)
+        h = torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3))  # (B, 4)
+        return self.fc(self.drop(h))
+
+
+class DropNet(nn.Module):
+    """Dynamic-stem stand-in ("drop" mode): accepts any channel count, drops channels at random
+    in training (like v4), has set_epoch and a temperature (like v3)."""
+
+    input_mode = "drop"
+
+    def __init__(self, num_classes: int = 3) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4, num_classes)
+        self.temperature = 30.0
+        self.epochs_seen: list[int] = []
+        self.channel_counts: list[int] = []
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epochs_seen.append(epoch)
+        self.temperature = 30.0 - epoch
+
+    def forward(self, x, channels=None):
+        self.channel_counts.append(x.shape[1])
+        if self.training:  # random channel dropping, drawn from the global RNG
+            keep = torch.rand(x.shape[1]) > 0.3
+            x = x * keep.view(1, -1, 1, 1)
+        h = self.conv(x.mean(dim=1, keepdim=True))  # (B, 4, H, W)
+        return self.fc(torch.relu(h).mean(dim=(2, 3)))
+
+
+def make_data(n: int = 48, size: int = 16, seed: int = 0, flip: bool = False):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, size, size, generator=g)
+    y = (x[:, 0].mean(dim=(1, 2)) > 0).long() + (x[:, 1].mean(dim=(1, 2)) > 0).long()  # 3 classes
+    if flip:
+        y = 2 - y
+    return TensorDataset(x, y)
+
+
+def loaders(batch_size: int = 8, generator: bool = True, flip_val: bool = False):
+    gen = torch.Generator().manual_seed(0) if generator else None
+    train = DataLoader(make_data(seed=0), batch_size=batch_size, shuffle=True, generator=gen)
+    val = DataLoader(make_data(n=24, seed=1, flip=flip_val), batch_size=batch_size)
+    return train, val
+
+
+def tiny_config(**kw) -> TrainConfig:
+    base = dict(image_size=16, batch_size=8, max_epochs=4, patience=10, device="cpu",
+                max_train_per_class=None, max_eval_per_class=None, lr=1e-2)
+    base.update(kw)
+    return get_config("ci", **base)
+
+
+def build(cls=TinyNet, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return cls()
+
+
+def numbers(result: FitResult) -> pd.DataFrame:
+    return result.history.drop(columns="seconds")
+
+
+def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.equal(sa[k], sb[k]), k
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_profiles_are_instances_with_the_documented_settings():
+    assert PROFILES == {"ci": CI, "full": FULL}
+    assert (FULL.image_size, FULL.batch_size, FULL.max_epochs, FULL.patience) == (84, 64, 50, 5)
+    assert FULL.monitor == "val_loss" and FULL.max_train_per_class is None
+    assert (CI.image_size, CI.max_train_per_class, CI.max_eval_per_class) == (32, 100, 20)
+    assert (CI.max_epochs, CI.patience) == (4, 2)
+    assert (CI.lr, CI.weight_decay, CI.grad_clip, CI.seed) == (1e-3, 1e-4, 2.0, 42)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CI.lr = 1.0  # type: ignore[misc]
+
+
+def test_get_config_overrides_and_to_dict():
+    cfg = get_config("full", batch_size=16)
+    assert cfg.batch_size == 16 and cfg.profile == "full" and FULL.batch_size == 64
+    d = cfg.to_dict()
+    assert tuple(d) == FIELD_NAMES and d["batch_size"] == 16
+    assert TrainConfig(**d) == cfg
+    assert "num_threads" not in cfg.fingerprint_dict()
+
+
+@pytest.mark.parametrize(
+    ("profile", "overrides", "fragment"),
+    [
+        ("fast", {}, "valid profiles: ci, full"),
+        ("ci", {"learning_rate": 0.1}, "valid fields: profile, image_size"),
+        ("ci", {"monitor": "accuracy"}, "val_loss, val_acc"),
+        ("ci", {"batch_size": 0}, "batch_size must be an integer >= 1"),
+        ("ci", {"max_epochs": 2.5}, "max_epochs"),
+        ("ci", {"patience": True}, "patience"),
+        ("ci", {"lr": -1.0}, "lr must be a number > 0"),
+        ("ci", {"weight_decay": float("nan")}, "weight_decay"),
+        ("ci", {"max_train_per_class": 0}, "or None"),
+        ("ci", {"device": "gpu7"}, "device"),
+    ],
+)
+def test_config_errors_name_the_valid_choices(profile, overrides, fragment):
+    with pytest.raises(ConfigError, match=fragment) as info:
+        get_config(profile, **overrides)
+    assert isinstance(info.value, DynconvError) and isinstance(info.value, ValueError)
+
+
+def test_optional_fields_accept_none():
+    cfg = get_config("ci", grad_clip=None, max_steps_per_epoch=None, num_threads=None)
+    assert cfg.grad_clip is None
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def test_fit_history_columns_and_result():
+    model = build()
+    train, val = loaders()
+    result = fit(model, train, val, tiny_config(max_epochs=2), progress=False)
+    assert list(result.history.columns) == ["epoch", "train_loss", "train_acc", "val_loss",
+                                            "val_acc", "lr", "seconds"]
+    assert result.history["epoch"].tolist() == [1, 2]
+    assert result.epochs_run == 2 and result.completed and not result.stopped_early
+    assert result.best_epoch in (1, 2) and result.device == "cpu"
+    assert (result.history["lr"] == 1e-2).all()
+
+
+def test_same_seed_same_numbers():
+    runs = []
+    for _ in range(2):
+        model = build(DropNet)
+        train, val = loaders()
+        runs.append((model, fit(model, train, val, tiny_config(max_epochs=3), progress=False)))
+    pd.testing.assert_frame_equal(numbers(runs[0][1]), numbers(runs[1][1]))
+    assert_same_weights(runs[0][0], runs[1][0])
+
+
+@pytest.mark.parametrize("cls", [TinyNet, DropNet])
+@pytest.mark.parametrize("generator", [True, False])
+def test_killed_run_resumes_to_the_same_result(tmp_path, cls, generator):
+    cfg = tiny_config(max_epochs=4, patience=2)
+    train, val = loaders(generator=generator)
+    full = build(cls)
+    uninterrupted = fit(full, train, val, cfg, checkpoint_path=tmp_path / "a.pt", progress=False)
+
+    train, val = loaders(generator=generator)
+    killed = fit(build(cls), train, val, cfg, checkpoint_path=tmp_path / "b.pt",
+                 progress=False, stop_after_epoch=2)
+    assert not killed.completed and killed.epochs_run == 2
+    # A new process: a fresh model (even differently initialised) and fresh loaders.
+    train, val = loaders(generator=generator)
+    resumed_model = build(cls, seed=123)
+    resumed = fit(resumed_model, train, val, cfg, checkpoint_path=tmp_path / "b.pt",
+                  progress=False)
+    assert resumed.completed and resumed.resumed_from_epoch == 2
+    pd.testing.assert_frame_equal(numbers(resumed), numbers(uninterrupted))
+    assert (resumed.best_epoch, resumed.best_metric) == (
+        uninterrupted.best_epoch, uninterrupted.best_metric)
+    assert_same_weights(resumed_model, full)
+
+
+def test_finished_checkpoint_is_not_trained_again(tmp_path):
+    cfg = tiny_config(max_epochs=2)
+    train, val = loaders()
+    first = build()
+    fit(first, train, val, cfg, checkpoint_path=tmp_path / "c.pt", progress=False)
+    again = build(seed=5)
+    result = fit(again, train, val, cfg, checkpoint_path=tmp_path / "c.pt", progress=False)
+    assert again.train_calls == 0 and result.epochs_run == 2 and result.completed
+    assert_same_weights(again, first)
+
+
+def test_checkpoint_loads_with_weights_only(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    train, val = loaders()
+    fit(build(DropNet), train, val, tiny_config(max_epochs=2), train_channels="RG",
+        checkpoint_path=path, progress=False)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert set(ckpt) == set(load_checkpoint(path))
+    assert {"model", "optimizer", "epoch", "history", "best_state", "best_metric",
+            "epochs_without_improvement", "config"} <= set(ckpt)
+    assert ckpt["epoch"] == 2 and ckpt["train_channels"] == "RG"
+    assert isinstance(ckpt["history"], list) and isinstance(ckpt["history"][0], dict)
+    assert ckpt["config"]["max_epochs"] == 2
+    assert not list(tmp_path.glob("*.tmp"))  # atomic write left nothing behind
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    train, val = loaders()
+    fit(build(), train, val, tiny_config(max_epochs=2), checkpoint_path=path,
+        progress=False, stop_after_epoch=1)
+    with pytest.raises(ConfigError, match=r"different configuration \(lr: 0.01"):
+        fit(build(), train, val, tiny_config(max_epochs=2, lr=0.1), checkpoint_path=path,
+            progress=False)
+    with pytest.raises(ConfigError, match="train_channels"):
+        fit(build(), train, val, tiny_config(max_epochs=2), train_channels="RG",
+            checkpoint_path=path, progress=False)
+    # num_threads only changes speed: resuming with another value is allowed
+    fit(build(), train, val, tiny_config(max_epochs=2, num_threads=torch.get_num_threads()),
+        checkpoint_path=path, progress=False)
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):
+    # Validation labels are the training labels reversed: the better the model fits the
+    # training set, the worse its validation loss, so epoch 1 is the best one.
+    cfg = tiny_config(max_epochs=10, patience=2, lr=0.05)
+    train, val = loaders(flip_val=True)
+    model = build()
+    result = fit(model, train, val, cfg, checkpoint_path=tmp_path / "e.pt", progress=False)
+    losses = result.history["val_loss"].tolist()
+    assert losses[1] > losses[0] and losses[2] > losses[0]
+    assert result.best_epoch == 1 and result.best_metric == losses[0]
+    assert result.stopped_early and result.epochs_run == 3  # 1 best + patience 2
+
+    # The restored weights are those after epoch 1: train a 1-epoch run to compare.
+    train, val = loaders(flip_val=True)
+    one = build()
+    fit(one, train, val, dataclasses.replace(cfg, max_epochs=1), progress=False)
+    assert_same_weights(model, one)
+    assert load_checkpoint(tmp_path / "e.pt")["best_epoch"] == 1
+
+
+def test_val_acc_monitor_needs_a_strict_improvement():
+    cfg = tiny_config(max_epochs=6, patience=1, monitor="val_acc", lr=1e-12)
+    train, val = loaders()
+    result = fit(build(DropNet), train, val, cfg, progress=False)
+    # lr ~ 0: accuracy never changes, so epoch 2 is not an improvement and training stops.
+    assert result.epochs_run == 2 and result.best_epoch == 1 and result.stopped_early
+
+
+def test_channels_hooks_and_step_limit():
+    model = build(DropNet)
+    train, val = loaders(batch_size=8)  # 48 images -> 6 batches; limited to 2
+    result = fit(model, train, val, tiny_config(max_epochs=3, max_steps_per_epoch=2),
+                 train_channels="gr", progress=False)
+    assert model.epochs_seen == [0, 1, 2]  # set_epoch at every epoch start, 0-based
+    assert result.history["temperature"].tolist() == [30.0, 29.0, 28.0]
+    assert set(model.channel_counts) == {2}  # "drop": RG only, in training and validation
+    # 2 training batches + 3 validation batches per epoch
+    assert len(model.channel_counts) == 3 * (2 + 3)
+
+
+def test_zero_mode_keeps_three_channels_and_zeroes_the_others():
+    seen = []
+
+    class Spy(TinyNet):
+        def forward(self, x, channels=None):
+            seen.append((x[:, 2].abs().sum().item(), x.shape[1], channels))
+            return super().forward(x, channels)
+
+    train, val = loaders()
+    fit(build(Spy), train, val, tiny_config(max_epochs=1, max_steps_per_epoch=1),
+        train_channels=parse_channels("RG"), progress=False)
+    assert all(s == 0.0 and n == 3 and c == parse_channels("RG") for s, n, c in seen)
+
+
+def test_fit_rejects_models_without_input_mode():
+    class Bare(nn.Module):
+        def forward(self, x, channels=None):
+            return x.mean(dim=(2, 3))
+
+    train, val = loaders()
+    with pytest.raises(ConfigError, match="input_mode"):
+        fit(Bare(), train, val, tiny_config(), progress=False)
+    with pytest.raises(ConfigError, match="TrainConfig"):
+        fit(build(), train, val, {"lr": 1e-3}, progress=False)  # type: ignore[arg-type]
+
+
+def test_progress_bars_run(capsys):
+    train, val = loaders()
+    fit(build(), train, val, tiny_config(max_epochs=1), train_channels=RGB, progress=True)
+
+
+# ----------------------------------------------------------------------------- real data
+
+
+@pytest.mark.slow
+def test_short_fit_on_builtin_data_beats_chance(tmp_path_factory, monkeypatch):
+    from dynconv.data import load_dataset, make_loader
+    from dynconv.evaluate import evaluate
+
+    cache = tmp_path_factory.getbasetemp() / "dynconv-cache"  # shared by this session's tests
+    monkeypatch.setenv("DYNCONV_CACHE_DIR", str(cache))
+    bundle = load_dataset(None, image_size=16, progress=False)  # generated once: ~10 s
+    # num_threads=1: on 2 shared cores, 2 threads for a tiny CNN are ~5x slower than 1.
+    cfg = get_config("ci", image_size=16, max_epochs=8, patience=8, lr=3e-3, device="cpu",
+                     num_threads=1)
+    train = bundle.train.subset_per_class(100, seed=cfg.seed)  # 24 classes x 100 images
+    val = bundle.val.subset_per_class(10, seed=cfg.seed)
+    test = bundle.test.subset_per_class(10, seed=cfg.seed)
+    threads = torch.get_num_threads()
+    torch.manual_seed(cfg.seed)
+    model = _small_real_model(bundle.num_classes)
+    try:
+        result = fit(model, make_loader(train, batch_size=32, shuffle=True, seed=cfg.seed),
+                     make_loader(val, batch_size=128, shuffle=False), cfg, progress=False)
+        acc = evaluate(model, test, ["RGB"])["RGB"].accuracy
+    finally:
+        torch.set_num_threads(threads)
+    chance = 1 / bundle.num_classes
+    assert acc > 3 * chance, (acc, result.history)
+
+
+def _small_real_model(num_classes: int) -> nn.Module:
+    """A small CNN (the zoo's ResNet18 takes ~0.7 s a step on 2 shared cores: too slow here)."""
+
+    class SmallCNN(nn.Module):
+        input_mode = "zero"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),  # (B, 32, 16, 16)
+                nn.MaxPool2d(2),  # (B, 32, 8, 8)
+                nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),  # (B, 64, 8, 8)
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # (B, 64)
+            )
+            self.fc = nn.Linear(64, num_classes)
+
+        def forward(self, x, channels=None):
+            return self.fc(self.body(x))
+
+    return SmallCNN()
