@@ -30,7 +30,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check dynconv tests
+	$(VENV)/bin/ruff check dynconv tests notebooks
 
 chapters: $(STAMP)
 	$(PY) -m dynconv.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force)

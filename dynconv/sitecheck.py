@@ -79,14 +79,18 @@ def check_page(page, url: str, *, needs_figure: bool = True) -> list[str]:
 
 
 def check_explorer(page, screenshot: Path | None) -> list[str]:
-    """Click a different channel button in the first explorer and see the panel change."""
-    explorer = page.locator(".dynconv-explorer").first
-    if explorer.count() == 0:
+    """Click a different channel button in an explorer and see the panel change.
+
+    Uses the first explorer with at least two buttons (v1's has one: it serves RGB only).
+    """
+    explorers = page.locator(".dynconv-explorer")
+    explorers.first.wait_for(state="visible", timeout=15_000)
+    candidates = [explorers.nth(i) for i in range(explorers.count())]
+    candidates = [e for e in candidates if e.locator(".widget-toggle-button").count() >= 2]
+    if not candidates:
         return []
-    explorer.wait_for(state="visible", timeout=15_000)
+    explorer = candidates[0]
     buttons = explorer.locator(".widget-toggle-button")
-    if buttons.count() < 2:
-        return ["explorer has fewer than two buttons"]
     visible_panel = explorer.locator(".widget-html-content:visible").first
     before = visible_panel.inner_html()
     # the last button of the innermost selector: a channel subset such as "B"

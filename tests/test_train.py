@@ -113,7 +113,7 @@ def test_profiles_are_instances_with_the_documented_settings():
     assert (FULL.image_size, FULL.batch_size, FULL.max_epochs, FULL.patience) == (84, 64, 50, 5)
     assert FULL.monitor == "val_loss" and FULL.max_train_per_class is None
     assert (CI.image_size, CI.max_train_per_class, CI.max_eval_per_class) == (32, 100, 20)
-    assert (CI.max_epochs, CI.patience) == (4, 2)
+    assert (CI.max_epochs, CI.patience) == (6, 2)
     assert (CI.lr, CI.weight_decay, CI.grad_clip, CI.seed) == (1e-3, 1e-4, 2.0, 42)
     with pytest.raises(dataclasses.FrozenInstanceError):
         CI.lr = 1.0  # type: ignore[misc]

@@ -1,0 +1,139 @@
+"""The book's own machinery: chapter notebooks, the build keys, widgets, reported numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import ipywidgets
+import nbformat
+import numpy as np
+import pytest
+from ipywidgets.widgets.widget import _instances
+from ipywidgets.widgets.widget_link import Link
+from papermill.translators import PythonTranslator
+
+from dynconv import book, reported, sitecheck, widgets
+from dynconv.channels import ALL_SUBSETS
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_toc_chapter_has_a_source_notebook():
+    toc = (REPO / "_toc.yml").read_text()
+    chapters = {line.split("book/chapters/")[1].strip() for line in toc.splitlines()
+                if "file: book/chapters/" in line}
+    assert chapters == {nb.stem for nb in NOTEBOOKS}
+    assert len(NOTEBOOKS) == 10
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_notebook_is_stripped_and_parametrised(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "outputs not stripped"
+    tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged `parameters`"
+    names = {p.name for p in PythonTranslator.inspect(tagged[0])}
+    assert {"profile", "data_dir"} <= names, f"papermill sees only {names}"
+    # Library code lives in dynconv: no chapter defines a class or runs its own training loop.
+    source = "\n".join(c.source for c in code)
+    assert "\nclass " not in "\n" + source
+    assert ".backward(" not in source and "optimizer.step" not in source
+
+
+def test_chapter_key_changes_with_parameters_and_source(tmp_path):
+    nb = tmp_path / "01_x.ipynb"
+    nb.write_text("{}")
+    key = book.chapter_key(nb, {"profile": "ci", "data_dir": None})
+    assert key == book.chapter_key(nb, {"profile": "ci", "data_dir": None})
+    assert key != book.chapter_key(nb, {"profile": "full", "data_dir": None})
+    nb.write_text('{"cells": []}')
+    assert key != book.chapter_key(nb, {"profile": "ci", "data_dir": None})
+
+
+def test_choice_stack_switches_panels_in_the_browser_with_jslink():
+    panels = {name: ipywidgets.HTML(value=f"<p>{name}</p>") for name in ("RGB", "RG", "B")}
+    box = widgets.choice_stack(panels, description="channels")
+    buttons, stack = box.children
+    assert list(buttons.options) == ["RGB", "RG", "B"]
+    assert [p.value for p in stack.children] == ["<p>RGB</p>", "<p>RG</p>", "<p>B</p>"]
+    assert "dynconv-explorer" in box._dom_classes
+    links = [w for w in _instances.values() if isinstance(w, Link) and w.source[0] is buttons]
+    assert links and links[-1].source[1] == "index"
+    assert links[-1].target == (stack, "selected_index")
+    # Live, the link is client-side only; the selected index still follows the value.
+    buttons.value = "B"
+    assert buttons.index == 2
+
+
+def _fake_record(model: str, num_classes: int = 3) -> dict:
+    rng = np.random.default_rng(0)
+    names = [s.name for s in ALL_SUBSETS[:2]]
+    return {
+        "model": model, "profile": "ci", "data": {"name": "fake"},
+        "test": {s: 0.5 for s in names}, "test_loss": {s: 1.0 for s in names},
+        "confusion": {s: rng.integers(0, 5, (num_classes, num_classes)).tolist() for s in names},
+        "samples": {s: [{"index": i, "label": i % num_classes, "predicted": 0} for i in range(4)]
+                    for s in names},
+    }
+
+
+def test_records_explorer_builds_one_panel_per_model_and_subset():
+    images = np.zeros((4, 3, 8, 8), dtype=np.uint8)
+    explorer = widgets.records_explorer(
+        {"a": _fake_record("a"), "b": _fake_record("b")}, images, ["x", "y", "z"]
+    )
+    models, stack = explorer.children
+    assert list(models.options) == ["a", "b"]
+    inner_buttons, inner_stack = stack.children[0].children
+    assert list(inner_buttons.options) == ["RGB", "RG"]
+    html = inner_stack.children[1].value
+    assert "data:image/png;base64," in html and "tested on RG" in html
+
+
+def test_reported_tables_match_the_report():
+    costs = reported.part1_costs()
+    assert costs.attrs["source"] == reported.SOURCE
+    # per batch of 64 -> per image
+    assert costs.loc["resnet18", "gflops_per_image"] == pytest.approx(135.887 / 64)
+    # every reported test accuracy is a whole number of the 450 test images (rounded to 0.01%)
+    acc = reported.part1_subset_accuracy().to_numpy().ravel()
+    assert np.allclose(np.round(acc / 100 * 450), acc / 100 * 450, atol=0.03)
+    assert list(reported.part1_subset_accuracy().columns) == [s.name for s in ALL_SUBSETS]
+
+
+def test_sitecheck_serves_a_folder_on_localhost(tmp_path):
+    (tmp_path / "index.html").write_text("<html><body>hello</body></html>")
+    server, base = sitecheck.serve(tmp_path)
+    try:
+        assert base.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{base}/index.html", timeout=5) as response:
+            assert b"hello" in response.read()
+    finally:
+        server.shutdown()
+
+
+def test_build_report_lists_every_chapter(tmp_path, monkeypatch):
+    monkeypatch.setattr(book, "BUILD_REPORT", tmp_path / "report.md")
+    runs = [book.ChapterRun("01_data", 3.0, False, "ci", None, "2026-01-01T00:00:00"),
+            book.ChapterRun("02_baseline", 80.0, True, "ci", None, "2026-01-01T00:01:00")]
+    book.write_build_report(runs)
+    text = (tmp_path / "report.md").read_text()
+    assert "| 01_data | `ci` | built-in shapes | 3.0 | yes |" in text
+    assert "| 02_baseline | `ci` | built-in shapes | 80.0 | no (reused) |" in text
+    assert "83 s" in text  # total of the producing runs
+    json.dumps([r.__dict__ for r in runs])  # ChapterRun stays JSON-ready
+
+
+def test_package_tests_and_chapters_are_ruff_clean():
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed next to this Python (install the `test` extra)")
+    result = subprocess.run([str(ruff), "check", "dynconv", "tests", "notebooks"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
