@@ -94,9 +94,12 @@ def check_explorer(page, screenshot: Path | None) -> list[str]:
     visible_panel = explorer.locator(".widget-html-content:visible").first
     before = visible_panel.inner_html()
     # the last button of the innermost selector: a channel subset such as "B"
-    buttons.nth(buttons.count() - 1).click()
+    clicked = buttons.nth(buttons.count() - 1)
+    clicked.click()
     page.wait_for_timeout(500)
     after = explorer.locator(".widget-html-content:visible").first.inner_html()
+    if "mod-active" not in (clicked.get_attribute("class") or ""):
+        return ["the clicked channel button did not become the selected one"]
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         explorer.screenshot(path=str(screenshot))

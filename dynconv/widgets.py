@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dynconv.channels import parse_channels
+from dynconv.channels import ALL_SUBSETS, parse_channels
 from dynconv.plots import figure_to_data_uri, plot_confusion, plot_prediction_grid
 
 
@@ -61,7 +61,10 @@ def record_panels(
 ) -> dict[str, widgets.HTML]:
     """One panel per channel subset of a results record: accuracy, confusion matrix, predictions."""
     panels = {}
-    for subset_name, accuracy in record["test"].items():
+    # records are stored with sorted keys: show the subsets in the book's order RGB, RG, ..., B
+    names = [s.name for s in ALL_SUBSETS if s.name in record["test"]]
+    for subset_name in names:
+        accuracy = record["test"][subset_name]
         subset = parse_channels(subset_name)
         samples = record["samples"][subset_name]  # [{"index", "label", "predicted"}, ...]
         index = np.asarray([s["index"] for s in samples])

@@ -73,7 +73,7 @@ def test_choice_stack_switches_panels_in_the_browser_with_jslink():
 
 def _fake_record(model: str, num_classes: int = 3) -> dict:
     rng = np.random.default_rng(0)
-    names = [s.name for s in ALL_SUBSETS[:2]]
+    names = sorted(s.name for s in ALL_SUBSETS[:2])  # JSON records have sorted keys
     return {
         "model": model, "profile": "ci", "data": {"name": "fake"},
         "test": {s: 0.5 for s in names}, "test_loss": {s: 1.0 for s in names},
