@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -181,12 +182,16 @@ class Chapter:
         return model.eval()
 
     # ---- data -----------------------------------------------------------------------------
-    def loader(self, split: str, *, shuffle: bool = False, batch_size: int | None = None):
-        """A loader over the split exactly as the experiments use it (subsampled per profile)."""
+    @cached_property
+    def splits(self) -> dict[str, Any]:
+        """The train/val/test splits exactly as the experiments use them (per profile)."""
         train, val, test = make_splits(self.data, self.config)
-        chosen = {"train": train, "val": val, "test": test}[split]
+        return {"train": train, "val": val, "test": test}
+
+    def loader(self, split: str, *, shuffle: bool = False, batch_size: int | None = None):
+        """A loader over one of :attr:`splits`."""
         return make_loader(
-            chosen,
+            self.splits[split],
             batch_size=batch_size or self.config.batch_size,
             shuffle=shuffle,
             seed=self.config.seed,
@@ -195,7 +200,7 @@ class Chapter:
     @property
     def test_images(self) -> torch.Tensor:
         """uint8 (N, 3, H, W) test images in the order the records' sample indices refer to."""
-        return make_splits(self.data, self.config)[2].images
+        return self.splits["test"].images
 
     # ---- tables ---------------------------------------------------------------------------
     def summary(self, record: Mapping[str, Any]) -> None:
@@ -211,7 +216,7 @@ class Chapter:
         device = hw.get("gpu") or hw.get("cpu") or record.get("device")
         display(
             Markdown(
-                f"**{record['model']}**{_kwargs_text(record)}: {record['epochs_run']} epochs, "
+                f"**{record['model']}**{_kwargs_suffix(record)}: {record['epochs_run']} epochs, "
                 f"best epoch {record['best_epoch']} by {record['monitor']}; test accuracy on RGB "
                 f"**{100 * best:.1f}%** (chance {100 * self.chance:.1f}%). Training and "
                 f"evaluation took {record['wall_time_s']:.0f} s on {device} (profile "
@@ -224,7 +229,7 @@ class Chapter:
         rows = {
             label: {
                 "model": r["model"],
-                "settings": _kwargs_text(r).strip() or "-",
+                "settings": _kwargs_text(r) or "-",
                 "profile": r["profile"],
                 "data": r["data"]["name"],
                 "train images": r["data"]["sizes"]["train"],
@@ -319,7 +324,7 @@ class Chapter:
         rows = {}
         for name in names:
             model = self._cost_model(name, num_classes).eval()
-            channels = model.fixed_channels if hasattr(model, "fixed_channels") else RGB
+            channels = getattr(model, "fixed_channels", None) or RGB  # v1 serves one subset
             cal = calflops_per_image(model, image_size=size, channels=channels)
             counted = counted_flops_per_image(model, image_size=size, channels=channels)
             rows[name] = {
@@ -390,7 +395,8 @@ class Chapter:
     ) -> pd.DataFrame:
         """Weight layers (convolutions + linear layers) counted honestly, with both FLOP counts."""
         table = self.flops_table(names, image_size=image_size, num_classes=num_classes)
-        table.insert(0, "weight_layers", [_count_weight_layers(self._cost_model(n)) for n in names])
+        layers = [_count_weight_layers(self._cost_model(n, num_classes)) for n in names]
+        table.insert(0, "weight_layers", layers)
         return table
 
 
@@ -399,8 +405,14 @@ def _count_weight_layers(model: nn.Module) -> int:
 
 
 def _kwargs_text(record: Mapping[str, Any]) -> str:
+    """A record's builder arguments, e.g. 'drop_mode=batch' ('' when there are none)."""
     kwargs = record["config"].get("model_kwargs") or {}
-    return " (" + ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())) + ")" if kwargs else ""
+    return ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items()))
+
+
+def _kwargs_suffix(record: Mapping[str, Any]) -> str:
+    text = _kwargs_text(record)
+    return f" ({text})" if text else ""
 
 
 def start(
