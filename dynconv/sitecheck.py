@@ -1,11 +1,12 @@
 """Check the built site in a real browser: `python -m dynconv.sitecheck _build/html`.
 
-Serves the site on 127.0.0.1, opens every chapter page in headless Chromium (Debian's
+Serves the site on 127.0.0.1, opens every page (the root redirect, the prose pages, every
+chapter, the index and search pages) in headless Chromium (Debian's
 ``chromium``, driven by Playwright without any browser download) and fails when a page
 
 - logs a console error or throws a JavaScript error (a missing favicon counts),
 - requests anything from another host (the site must work offline),
-- has no figure in its content, or
+- (chapter pages) has no figure in its content, or
 - (explorer pages) does not change what is shown when a channel-subset button is clicked.
 
 A screenshot of one explorer is kept with ``--screenshot``.
@@ -34,20 +35,58 @@ CHROMIUM_ARGS = [
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requested: list[str] | None = None
+    errors: list[str] = []
+
     def log_message(self, *args) -> None:  # keep the CI log readable
         pass
 
+    def log_request(self, code="-", size="-") -> None:
+        path = urlparse(self.path).path
+        if self.requested is not None:
+            self.requested.append(path)
+        if int(code) >= 400:
+            self.errors.append(f"{path} answered {int(code)}")
 
-def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """Serve `root` on a free localhost port in a background thread."""
-    handler = functools.partial(_QuietHandler, directory=str(root))
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):  # the browser navigated away mid-reply
+            pass
+
+
+def serve(
+    root: Path, requested: list[str] | None = None
+) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve `root` on a free localhost port in a background thread.
+
+    Every requested path is appended to `requested` when given, including the ones the browser
+    makes on its own (``/favicon.ico``), which Playwright's request events do not report.
+    Requests answered with an error status are listed in ``server.errors``, even when the
+    browser has left the page before its console could report them.
+    """
+    errors: list[str] = []
+    handler_class = type("_Handler", (_QuietHandler,), {"requested": requested, "errors": errors})
+    handler = functools.partial(handler_class, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.errors = errors
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
 def chapter_pages(site: Path) -> list[str]:
     return sorted(str(p.relative_to(site)) for p in (site / "book" / "chapters").glob("*.html"))
+
+
+def site_pages(site: Path) -> list[str]:
+    """Every HTML page of the site, the root redirect first (theme assets excluded)."""
+    pages = sorted(
+        str(p.relative_to(site))
+        for p in site.rglob("*.html")
+        if not p.relative_to(site).parts[0].startswith("_")
+    )
+    pages.remove("index.html")
+    return ["index.html", *pages]
 
 
 def check_page(page, url: str, *, needs_figure: bool = True) -> list[str]:
@@ -121,24 +160,30 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     server, base = serve(args.site)
-    pages = ["index.html", *chapter_pages(args.site)]
+    pages = site_pages(args.site)
+    chapters = set(chapter_pages(args.site))
     failures: dict[str, list[str]] = {}
-    explorers = 0
+    explorers = reported_errors = 0
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         for rel in pages:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            problems = check_page(page, f"{base}/{rel}", needs_figure=rel != "index.html")
+            seen_errors = len(server.errors)  # a late one lands on the next page: still flagged
+            problems = check_page(page, f"{base}/{rel}", needs_figure=rel in chapters)
             if page.locator(".dynconv-explorer").count():
                 shot = args.screenshot if explorers == 0 else None
                 problems += check_explorer(page, shot)
                 explorers += 1
+            problems += [f"server: {e}" for e in server.errors[seen_errors:]]
+            reported_errors = len(server.errors)
             print(f"[site] {rel}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
             if problems:
                 failures[rel] = problems
             page.close()
         browser.close()
     server.shutdown()
+    if late := server.errors[reported_errors:]:  # in flight when the last page was closed
+        failures[pages[-1]] = [*failures.get(pages[-1], []), *(f"server: {e}" for e in late)]
     for rel, problems in failures.items():
         for problem in problems:
             print(f"  {rel}: {problem}")
