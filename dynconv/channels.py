@@ -106,6 +106,9 @@ ALL_SUBSETS: tuple[ChannelSubset, ...] = (
     ChannelSubset((1,)),  # G
     ChannelSubset((2,)),  # B
 )
+# Their names in that order, and the six that miss at least one channel.
+SUBSET_NAMES: tuple[str, ...] = tuple(s.name for s in ALL_SUBSETS)
+INCOMPLETE_SUBSETS: tuple[str, ...] = SUBSET_NAMES[1:]
 
 
 def _from_indices(indices: list[int], spec: object) -> ChannelSubset:

@@ -30,7 +30,7 @@ import torch
 from IPython.display import Markdown, display
 from torch import nn
 
-from dynconv.channels import ALL_SUBSETS, RGB
+from dynconv.channels import RGB, SUBSET_NAMES
 from dynconv.config import TrainConfig, get_config, resolve_device
 from dynconv.data import BUILTIN_NAME, DatasetBundle, load_dataset, make_loader
 from dynconv.experiment import make_splits, run_experiment
@@ -38,7 +38,6 @@ from dynconv.results import resolve_results_dir
 from dynconv.train import load_checkpoint
 from dynconv.zoo import build_model
 
-SUBSET_NAMES = [s.name for s in ALL_SUBSETS]
 # Best possible accuracy per subset on the built-in data if the shape is always recognised
 # (colours that collide in a subset are guessed evenly; see dynconv.shapes).
 BUILTIN_BOUND = {"RGB": 1.0, "GB": 1.0, "RG": 0.75, "RB": 0.75, "R": 0.5, "G": 0.5, "B": 0.5}

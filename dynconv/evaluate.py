@@ -35,7 +35,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from dynconv.channels import ALL_SUBSETS, ChannelSubset, apply_subset, parse_channels
+from dynconv.channels import (
+    ALL_SUBSETS,
+    SUBSET_NAMES,
+    ChannelSubset,
+    apply_subset,
+    parse_channels,
+)
 from dynconv.config import resolve_device
 from dynconv.errors import ConfigError
 
@@ -238,7 +244,7 @@ def accuracy_table(results_by_model: Mapping[str, Mapping[str, SubsetResult | fl
             for s, r in by_subset.items()
         }
     table = pd.DataFrame.from_dict(rows, orient="index")
-    order = [s.name for s in ALL_SUBSETS if s.name in table.columns]
+    order = [name for name in SUBSET_NAMES if name in table.columns]
     table = table.reindex(columns=order + [c for c in table.columns if c not in order])
     table.index.name = "model"
     return table

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dynconv.channels import ALL_SUBSETS, ChannelSubset, parse_channels
+from dynconv.channels import ALL_SUBSETS, SUBSET_NAMES, ChannelSubset, parse_channels
 from dynconv.config import TrainConfig, get_config
 from dynconv.data import DatasetBundle, ImageSplit, load_dataset, make_loader
 from dynconv.errors import ConfigError
@@ -270,7 +270,7 @@ def records_to_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         }
         row.update({s: float(acc) for s, acc in rec["test"].items()})
         rows[rec["name"]] = row
-    columns = ["model", "train_channels", "model_kwargs"] + [s.name for s in ALL_SUBSETS]
+    columns = ["model", "train_channels", "model_kwargs", *SUBSET_NAMES]
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame = frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
     frame.index.name = "name"

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dynconv.channels import SUBSET_NAMES
+
 SOURCE = "reported by the original study"
-SUBSET_ORDER = ["RGB", "RG", "RB", "GB", "R", "G", "B"]
 
 
 def _frame(rows: dict, columns: list[str]) -> pd.DataFrame:
@@ -45,7 +46,7 @@ def part1_subset_accuracy() -> pd.DataFrame:
             "v3": [52.00, 4.89, 4.00, 3.78, 2.89, 2.00, 2.44],
             "v4": [46.44, 26.89, 31.78, 28.89, 15.11, 17.78, 19.11],
         },
-        SUBSET_ORDER,
+        list(SUBSET_NAMES),
     )
 
 

@@ -35,18 +35,12 @@ CHROMIUM_ARGS = [
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requested: list[str] | None = None
-    errors: list[str] = []
-
     def log_message(self, *args) -> None:  # keep the CI log readable
         pass
 
     def log_request(self, code="-", size="-") -> None:
-        path = urlparse(self.path).path
-        if self.requested is not None:
-            self.requested.append(path)
-        if int(code) >= 400:
-            self.errors.append(f"{path} answered {int(code)}")
+        status = code if isinstance(code, int) else 0  # HTTPStatus is an int
+        self.server.requests.append((urlparse(self.path).path, status))
 
     def handle(self) -> None:
         try:
@@ -55,23 +49,22 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
             pass
 
 
-def serve(
-    root: Path, requested: list[str] | None = None
-) -> tuple[http.server.ThreadingHTTPServer, str]:
+def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     """Serve `root` on a free localhost port in a background thread.
 
-    Every requested path is appended to `requested` when given, including the ones the browser
-    makes on its own (``/favicon.ico``), which Playwright's request events do not report.
-    Requests answered with an error status are listed in ``server.errors``, even when the
-    browser has left the page before its console could report them.
+    ``server.requests`` lists every request as ``(path, status)``, including the ones the
+    browser makes on its own (``/favicon.ico``), which Playwright's request events do not
+    report, and the ones answered after the browser has left the page.
     """
-    errors: list[str] = []
-    handler_class = type("_Handler", (_QuietHandler,), {"requested": requested, "errors": errors})
-    handler = functools.partial(handler_class, directory=str(root))
+    handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.errors = errors
+    server.requests = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def error_answers(requests: list[tuple[str, int]]) -> list[str]:
+    return [f"server: {path} answered {status}" for path, status in requests if status >= 400]
 
 
 def chapter_pages(site: Path) -> list[str]:
@@ -163,27 +156,27 @@ def main(argv: list[str] | None = None) -> int:
     pages = site_pages(args.site)
     chapters = set(chapter_pages(args.site))
     failures: dict[str, list[str]] = {}
-    explorers = reported_errors = 0
+    explorers = checked = 0  # checked: server.requests already attributed to a page
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
         for rel in pages:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            seen_errors = len(server.errors)  # a late one lands on the next page: still flagged
             problems = check_page(page, f"{base}/{rel}", needs_figure=rel in chapters)
             if page.locator(".dynconv-explorer").count():
                 shot = args.screenshot if explorers == 0 else None
                 problems += check_explorer(page, shot)
                 explorers += 1
-            problems += [f"server: {e}" for e in server.errors[seen_errors:]]
-            reported_errors = len(server.errors)
+            # a late answer to the previous page lands here: still flagged
+            problems += error_answers(server.requests[checked:])
+            checked = len(server.requests)
             print(f"[site] {rel}: {'ok' if not problems else f'{len(problems)} problem(s)'}")
             if problems:
                 failures[rel] = problems
             page.close()
         browser.close()
     server.shutdown()
-    if late := server.errors[reported_errors:]:  # in flight when the last page was closed
-        failures[pages[-1]] = [*failures.get(pages[-1], []), *(f"server: {e}" for e in late)]
+    if late := error_answers(server.requests[checked:]):  # in flight when the last page closed
+        failures[pages[-1]] = [*failures.get(pages[-1], []), *late]
     for rel, problems in failures.items():
         for problem in problems:
             print(f"  {rel}: {problem}")

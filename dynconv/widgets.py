@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dynconv.channels import ALL_SUBSETS, parse_channels
+from dynconv.channels import SUBSET_NAMES, parse_channels
 from dynconv.plots import figure_to_data_uri, plot_confusion, plot_prediction_grid
 
 
@@ -62,7 +62,7 @@ def record_panels(
     """One panel per channel subset of a results record: accuracy, confusion matrix, predictions."""
     panels = {}
     # records are stored with sorted keys: show the subsets in the book's order RGB, RG, ..., B
-    names = [s.name for s in ALL_SUBSETS if s.name in record["test"]]
+    names = [name for name in SUBSET_NAMES if name in record["test"]]
     for subset_name in names:
         accuracy = record["test"][subset_name]
         subset = parse_channels(subset_name)
