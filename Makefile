@@ -33,17 +33,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check dynconv tests notebooks
 
 chapters: $(STAMP)
-	$(PY) -m dynconv.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force)
+	$(PY) -m dynconv.booktools.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force)
 
 site: $(STAMP)
-	$(PY) -m dynconv.book vendor
+	$(PY) -m dynconv.booktools.book vendor
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
 book: chapters site
 	@echo "The book is in _build/html/index.html"
 
 check-site: $(STAMP)
-	$(PY) -m dynconv.sitecheck _build/html --screenshot _build/site-check/explorer.png
+	$(PY) -m dynconv.booktools.sitecheck _build/html --screenshot _build/site-check/explorer.png
 
 lab: $(STAMP)
 	DYNCONV_RESULTS_DIR=$(CURDIR)/results $(VENV)/bin/jupyter lab notebooks/

@@ -9,9 +9,15 @@ one concept each:
   ``blocks`` (SE, SAGAN attention, RRDB), ``small_net`` (Part II), ``zoo`` (build by name),
   ``errata`` (the original's bugs, kept for demonstration);
 - training: ``config`` (profiles), ``train`` (fit), ``evaluate``, ``costs`` (params, FLOPs,
-  memory, time), ``results`` and ``experiment`` (train or load, keyed by configuration);
-- the book: ``chapter`` (what every chapter does first), ``plots``, ``widgets``, ``reported``
-  (the original study's numbers), ``book`` (the build), ``sitecheck`` (browser test).
+  memory, time);
+- results: ``registry`` (every experiment of the book, declared once), ``experiment`` (train
+  or load, keyed by configuration, data content and code), ``records`` (the typed record),
+  ``stats`` (intervals and paired tests), ``results`` (JSON, hardware, versions), ``paths``
+  and ``fileio`` (where things live, atomic writes);
+- the book: ``chapter`` (what every chapter does first), ``tables`` (pure tables and
+  sentences), ``plots``, ``widgets``, ``reported`` (the original study's numbers).
+
+The build and site tooling lives in ``dynconv.booktools``, which nothing here imports.
 
 ``dynconv.costs`` imports calflops (and with it transformers), which is slow: import it
 explicitly where needed.
@@ -22,14 +28,17 @@ from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.data import DatasetBundle, ImageSplit, load_dataset, make_loader, read_split_list
 from dynconv.errors import ChannelSubsetError, ConfigError, DatasetError, DynconvError
 from dynconv.evaluate import evaluate
-from dynconv.experiment import load_records, run_experiment
-from dynconv.train import fit
+from dynconv.experiment import load_records, run, run_experiment
+from dynconv.records import Record
+from dynconv.registry import EXPERIMENTS, get_experiment
+from dynconv.train import fit, load_model
 from dynconv.zoo import MODEL_NAMES, build_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ALL_SUBSETS",
+    "EXPERIMENTS",
     "MODEL_NAMES",
     "PROFILES",
     "RGB",
@@ -40,16 +49,20 @@ __all__ = [
     "DatasetError",
     "DynconvError",
     "ImageSplit",
+    "Record",
     "TrainConfig",
     "apply_subset",
     "build_model",
     "evaluate",
     "fit",
     "get_config",
+    "get_experiment",
     "load_dataset",
+    "load_model",
     "load_records",
     "make_loader",
     "parse_channels",
     "read_split_list",
+    "run",
     "run_experiment",
 ]

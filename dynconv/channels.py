@@ -7,10 +7,11 @@ ways (an :data:`InputMode`):
 
 - ``"drop"``: keep only the present channels, in index order R, G, B. The tensor has
   ``len(subset)`` channels. This is what the dynamic stems (v1 to v4) receive.
-- ``"zero"``: keep three channels and set the absent ones to 0. Batches are normalised with the
-  dataset mean and std before this step, so 0 means "this channel sits at the dataset mean",
-  i.e. the absent channels are filled with the mean colour, not with black. This is the
-  obvious control the original study never ran: a plain ResNet18 fed zero-filled channels.
+- ``"zero"``: keep three channels and set the absent ones to 0. Batches are normalised with
+  ImageNet's mean and std before this step (the original's constants, for every dataset), so
+  0 means "this channel sits at ImageNet's mean value" (124, 116, 104 of 255 for R, G, B), not
+  black and not this dataset's mean. This is the obvious control the original study never
+  ran: a plain ResNet18 fed zero-filled channels.
 
 How this differs from the original study: the original passed index lists such as ``[0, 1]``
 and called index 0 "R", but it read images with OpenCV, whose channel order is B, G, R, so its
@@ -169,8 +170,10 @@ def apply_subset(x: Tensor, subset: str | ChannelSubset | Sequence[int], mode: I
         subset: anything :func:`parse_channels` accepts.
         mode: ``"drop"`` returns ``(B, len(subset), H, W)`` with the kept channels in index
             order R, G, B; ``"zero"`` returns ``(B, 3, H, W)`` with the absent channels set to 0.
-            Because ``x`` is already normalised with the dataset mean and std, 0 stands for the
-            dataset-mean value of that channel (a neutral colour), not for black.
+            Because ``x`` is already normalised, 0 stands for the normalisation mean of that
+            channel: ImageNet's mean (0.485, 0.456, 0.406, kept from the original study), not
+            this dataset's mean and not black. On the built-in data a zero-filled B is 104/255,
+            inside the "low" band of the colour design, so it reads as "B low".
 
     For the full subset RGB the input is returned unchanged (no copy).
     """
@@ -189,4 +192,4 @@ def apply_subset(x: Tensor, subset: str | ChannelSubset | Sequence[int], mode: I
         return x.index_select(-3, index)  # (B, n, H, W)
     mask = torch.zeros(len(CHANNEL_NAMES), 1, 1, dtype=x.dtype, device=x.device)  # (3, 1, 1)
     mask[list(channels.indices)] = 1
-    return x * mask  # (B, 3, H, W), absent channels = 0 = dataset mean
+    return x * mask  # (B, 3, H, W), absent channels = 0 = ImageNet's mean

@@ -56,6 +56,7 @@ from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.config import resolve_device
 from dynconv.errors import ConfigError
 
 __all__ = [
@@ -76,12 +77,6 @@ def _hw(image_size: ImageSize) -> tuple[int, int]:
         return image_size, image_size
     h, w = image_size
     return int(h), int(w)
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -330,7 +325,7 @@ def peak_training_memory_mb(
     steps (there are none) nor the CUDA context.
     """
     subset = RGB if channels is None else parse_channels(channels)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
         return _cuda_peak_mb(model, image_size, batch_size, subset, dev)
     if dev.type != "cpu":
@@ -393,7 +388,7 @@ def time_models(
         )
     if steps < 1 or warmup < 0:
         raise ConfigError(f"steps must be >= 1 and warmup >= 0, got {steps} and {warmup}.")
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     prepared = {}
     for name, model in models.items():
         copy_ = copy.deepcopy(model).to(dev)
@@ -452,7 +447,7 @@ def measure_costs(
     memory with ``batch_size`` on ``device``.
     """
     subset = RGB if channels is None else parse_channels(channels)
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     calflops = calflops_per_image(model, image_size=image_size, channels=subset)
     counted = counted_flops_per_image(model, image_size=image_size, channels=subset)
     memory = peak_training_memory_mb(

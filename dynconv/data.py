@@ -19,15 +19,37 @@ i.e. ``<path relative to the folder> <integer label>``. An optional ``classes.tx
 3. **Cache** the decoded ``uint8`` tensors ``(N, 3, H, W)`` and labels in one file per dataset
    folder and image size (``torch.save``, written atomically, loaded with
    ``weights_only=True``), so no epoch and no later session decodes a JPEG again. The file
-   stores a fingerprint (sha256 of the three list files' bytes, the image size and
-   :data:`LOADER_VERSION`); a mismatch or a damaged file triggers a rebuild. Image files'
-   modification times are *not* part of the fingerprint: if you replace images in place without
-   touching the list files, delete the cache file (``bundle.cache_path``).
+   stores the dataset's fingerprint (below); a mismatch or a damaged file triggers a rebuild.
 4. **Normalise on the fly**: :class:`ImageSplit` returns float images normalised with the
    ImageNet mean and std, channels in R, G, B order.
 
 ``load_dataset(None)`` loads the built-in shapes dataset (:mod:`dynconv.shapes`), which is
 generated once into the cache in the same list format and read by this same code.
+
+**Identity and fingerprint.** :func:`data_identity` returns a dataset's name, folder, image
+size and fingerprint *without decoding or loading any image* (milliseconds for the built-in
+data, one ``os.stat`` per image for a folder), so a stored results record can be checked
+against the data on disk cheaply. The fingerprint is a sha256 over everything that determines
+the decoded pixels, and :func:`load_dataset` uses exactly the same one
+(``bundle.fingerprint == data_identity(...).fingerprint``; ``bundle.identity``), for the decode
+cache and for results records alike:
+
+* always :data:`LOADER_VERSION` (bump it when decoding changes) and ``image_size``;
+* the built-in data: :func:`dynconv.shapes.generator_spec` (generator version, seed, images
+  per class and split, drawing constants). Nothing is generated or opened to compute it; a
+  new generator version changes the fingerprint, regenerates the folder and rebuilds the
+  cache;
+* a folder: the bytes of ``train.txt``, ``val.txt`` and ``test.txt``, and for every listed
+  image its file size and modification time (``st_size``, ``st_mtime_ns``). Size and
+  modification time, not a hash of the contents: hashing 63k JPEGs takes minutes at every
+  load, whereas a regenerated, re-exported or replaced image gets a new modification time
+  (and usually a new size). The price: an image changed in place with its old size *and*
+  modification time restored is not noticed, and copying the folder without preserving times
+  (``cp`` without ``-p``) changes the fingerprint. ``touch`` on an image (or on all of them)
+  forces a rebuild. ``classes.txt`` is not part of it (names do not change pixels).
+
+The fingerprint does not include the Pillow version, so an upgrade that decodes or draws
+differently is not detected; delete the cache file (``bundle.cache_path``) after one.
 
 How this differs from the original study: the original read images with OpenCV, whose
 channel order is B, G, R, and never swapped them, then normalised with the ImageNet *RGB* mean
@@ -42,9 +64,10 @@ Chapter: 01_data.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
-import tempfile
+import stat
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,17 +81,28 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from dynconv.errors import ConfigError, DatasetError
+from dynconv.errors import ConfigError, DatasetError, check_int
+from dynconv.fileio import atomic_torch_save
+from dynconv.paths import default_cache_dir
+from dynconv.shapes import (
+    BUILTIN_NAME,
+    builtin_dataset_dir,
+    ensure_builtin_dataset,
+    generator_spec,
+)
 
 __all__ = [
     "BUILTIN_NAME",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "LOADER_VERSION",
+    "BUILTIN_SEED",
     "SPLITS",
+    "DataIdentity",
     "DatasetBundle",
     "ImageSplit",
     "ListEntry",
+    "data_identity",
     "default_cache_dir",
     "load_dataset",
     "make_loader",
@@ -82,7 +116,7 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 # Part of the cache fingerprint: bump whenever decoding changes, so old caches are rebuilt.
 LOADER_VERSION = "dynconv-loader-1"
 
-BUILTIN_NAME = "builtin-shapes"
+BUILTIN_SEED = 0  # the built-in dataset's generator seed (load_dataset(None) uses this one)
 SPLITS: tuple[str, str, str] = ("train", "val", "test")
 Split = Literal["train", "val", "test"]
 
@@ -98,10 +132,22 @@ class ListEntry:
     line: int
 
 
-def default_cache_dir() -> Path:
-    """Cache folder: ``$DYNCONV_CACHE_DIR`` if set, else ``~/.cache/dynconv``."""
-    env = os.environ.get("DYNCONV_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "dynconv"
+@dataclass(frozen=True)
+class DataIdentity:
+    """What a dataset is, known without decoding any image (see :func:`data_identity`).
+
+    Attributes:
+        name: ``"builtin-shapes"`` or the dataset folder's name.
+        root: the folder that holds ``train.txt`` etc. (for the built-in data: where it is or
+            will be generated).
+        image_size: the size images are resized to.
+        fingerprint: sha256 hex digest of everything that determines the decoded pixels.
+    """
+
+    name: str
+    root: Path
+    image_size: int
+    fingerprint: str
 
 
 # ----------------------------------------------------------------------------- list files
@@ -217,15 +263,20 @@ def _check_images_exist(root: Path, lists: dict[str, list[ListEntry]]) -> None:
         if not (root / e.path).is_file()
     ]
     if missing:
-        lines = "\n".join(
-            f"  {split}.txt line {e.line}: {e.path} (looked for {root / e.path})"
-            for split, e in missing[:_MAX_SHOWN]
-        )
-        more = f"\n  ... and {len(missing) - _MAX_SHOWN} more" if len(missing) > _MAX_SHOWN else ""
-        raise DatasetError(
-            f"{len(missing)} image file(s) listed in {root} do not exist:\n{lines}{more}\n"
-            f"Check that the images were unpacked next to the list files."
-        )
+        _raise_missing(root, missing)
+
+
+def _raise_missing(root: Path, missing: list[tuple[str, ListEntry]]) -> None:
+    """Raise the DatasetError that lists (up to ``_MAX_SHOWN``) missing images."""
+    lines = "\n".join(
+        f"  {split}.txt line {e.line}: {e.path} (looked for {root / e.path})"
+        for split, e in missing[:_MAX_SHOWN]
+    )
+    more = f"\n  ... and {len(missing) - _MAX_SHOWN} more" if len(missing) > _MAX_SHOWN else ""
+    raise DatasetError(
+        f"{len(missing)} image file(s) listed in {root} do not exist:\n{lines}{more}\n"
+        f"Check that the images were unpacked next to the list files."
+    )
 
 
 def _read_class_names(root: Path, lists: dict[str, list[ListEntry]], num_classes: int) -> list[str]:
@@ -262,14 +313,119 @@ def _read_class_names(root: Path, lists: dict[str, list[ListEntry]], num_classes
     return [names[c] for c in range(num_classes)]
 
 
-def _fingerprint(list_bytes: dict[str, bytes], image_size: int) -> str:
+# ----------------------------------------------------------------------------- identity
+
+
+def _hash_start(kind: str, image_size: int) -> Any:
+    """A sha256 object that has already absorbed the loader version, image size and kind."""
     h = hashlib.sha256()
-    h.update(f"{LOADER_VERSION}\nimage_size={image_size}\n".encode())
+    h.update(f"{LOADER_VERSION}\nimage_size={image_size}\nkind={kind}\n".encode())
+    return h
+
+
+def _builtin_fingerprint(spec: dict[str, Any], image_size: int) -> str:
+    """sha256 of the loader version, image size and the generator's spec (canonical JSON)."""
+    h = _hash_start("builtin", image_size)
+    h.update(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode())
+    return h.hexdigest()
+
+
+def _folder_fingerprint(
+    root: Path, raw: dict[str, bytes], lists: dict[str, list[ListEntry]], image_size: int
+) -> str:
+    """sha256 of the loader version, image size, list files' bytes and each image's size+mtime.
+
+    Raises :class:`~dynconv.errors.DatasetError` (as :func:`load_dataset` does) if a listed
+    image is missing. Each image is ``os.stat``-ed once, never opened.
+    """
+    h = _hash_start("folder", image_size)
     for split in SPLITS:
-        data = list_bytes[split]
+        data = raw[split]
         h.update(f"{split}.txt {len(data)}\n".encode())  # length prefix: no ambiguity
         h.update(data)
+    seen: dict[str, tuple[int, int] | None] = {}  # an image listed twice is stat-ed once
+    missing: list[tuple[str, ListEntry]] = []
+    for split in SPLITS:
+        for e in lists[split]:
+            if e.path not in seen:
+                seen[e.path] = _size_and_mtime(root / e.path)
+            size_mtime = seen[e.path]
+            if size_mtime is None:
+                missing.append((split, e))
+                continue
+            size, mtime_ns = size_mtime
+            path = e.path.encode()
+            h.update(f"{split} {len(path)} ".encode() + path + f" {size} {mtime_ns}\n".encode())
+    if missing:
+        _raise_missing(root, missing)
     return h.hexdigest()
+
+
+def _size_and_mtime(path: Path) -> tuple[int, int] | None:
+    """``(st_size, st_mtime_ns)`` of a regular file (links followed); None if there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
+
+
+def _read_lists(root: Path) -> tuple[dict[str, bytes], dict[str, list[ListEntry]], int]:
+    """Read and validate the three list files: raw bytes, parsed entries, number of classes."""
+    raw = {split: _list_bytes(root, split) for split in SPLITS}  # every file read once
+    lists = {split: _parse_list(root, split, raw[split]) for split in SPLITS}
+    return raw, lists, _check_labels(root, lists)
+
+
+def _builtin_identity(cache: Path, image_size: int) -> DataIdentity:
+    spec = generator_spec(BUILTIN_SEED)
+    return DataIdentity(
+        name=BUILTIN_NAME,
+        root=builtin_dataset_dir(cache, seed=BUILTIN_SEED),
+        image_size=image_size,
+        fingerprint=_builtin_fingerprint(spec, image_size),
+    )
+
+
+def _cache_root(cache_dir: str | Path | None) -> Path:
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+
+
+def data_identity(
+    data_dir: str | Path | None = None,
+    *,
+    image_size: int = 84,
+    cache_dir: str | Path | None = None,
+) -> DataIdentity:
+    """The dataset's name, folder, image size and fingerprint, without decoding any image.
+
+    Takes the same arguments as :func:`load_dataset` (less ``progress``) and returns the
+    identity it would load: ``load_dataset(...).fingerprint`` is this ``fingerprint``. For the
+    built-in data (``data_dir=None``) nothing is generated or read: the fingerprint comes from
+    :func:`dynconv.shapes.generator_spec`. For a folder the list files are read and validated as
+    :func:`load_dataset` does (missing folder or list file, unparsable line, labels not
+    ``0..C-1``, missing image: :class:`~dynconv.errors.DatasetError`) and every listed image is
+    ``os.stat``-ed (size and modification time), never opened. See the module docstring for the
+    exact recipe.
+    """
+    check_int("image_size", image_size)
+    if data_dir is None:
+        return _builtin_identity(_cache_root(cache_dir), image_size)
+    return _scan_folder(Path(data_dir).expanduser(), image_size)[0]
+
+
+def _scan_folder(
+    root: Path, image_size: int
+) -> tuple[DataIdentity, dict[str, list[ListEntry]], int]:
+    """Identity, parsed lists and number of classes of a folder, reading each list file once."""
+    raw, lists, num_classes = _read_lists(root)
+    identity = DataIdentity(
+        name=root.resolve().name,
+        root=root,
+        image_size=image_size,
+        fingerprint=_folder_fingerprint(root, raw, lists, image_size),
+    )
+    return identity, lists, num_classes
 
 
 # ----------------------------------------------------------------------------- decoding
@@ -373,15 +529,7 @@ def _load_cache(
 
 def _save_cache(path: Path, data: dict[str, Any]) -> None:
     """torch.save to a temporary file in the same folder, then rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_torch_save(path, data)
 
 
 # ----------------------------------------------------------------------------- datasets
@@ -434,8 +582,7 @@ class ImageSplit(Dataset):
         Classes with fewer than ``n`` images keep all of them. The chosen images keep their
         original order. Used by the fast ``ci`` profile to train on a balanced sample.
         """
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"subset_per_class needs a positive integer n, got {n!r}.")
+        check_int("subset_per_class: n", n)
         generator = torch.Generator().manual_seed(seed)
         keep = []
         for label in torch.unique(self.labels):  # sorted labels: a fixed order of draws
@@ -464,6 +611,16 @@ class DatasetBundle:
     val: ImageSplit
     test: ImageSplit
     cache_path: Path | None = field(default=None)  # decoded-tensor cache file (delete to rebuild)
+
+    @property
+    def identity(self) -> DataIdentity:
+        """Name, folder, image size and fingerprint (what :func:`data_identity` returns)."""
+        return DataIdentity(
+            name=self.name,
+            root=self.root,
+            image_size=self.image_size,
+            fingerprint=self.fingerprint,
+        )
 
     def split(self, name: Split) -> ImageSplit:
         """The split called ``"train"``, ``"val"`` or ``"test"``."""
@@ -507,27 +664,24 @@ def load_dataset(
         progress: show tqdm progress bars while generating or decoding.
 
     Every check runs before the first image is decoded; problems raise
-    :class:`~dynconv.errors.DatasetError`.
+    :class:`~dynconv.errors.DatasetError`. ``bundle.fingerprint`` is
+    ``data_identity(data_dir, image_size=..., cache_dir=...).fingerprint``, and the decode
+    cache is rebuilt whenever the fingerprint it stores differs.
     """
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 1:
-        raise ConfigError(f"image_size must be a positive integer, got {image_size!r}.")
-    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    check_int("image_size", image_size)
+    cache = _cache_root(cache_dir)
+
+    # 1. Identify and validate (no image is opened here).
     if data_dir is None:
-        from dynconv.shapes import ensure_builtin_dataset  # shapes imports this module
-
-        root = ensure_builtin_dataset(cache, progress=progress)
-        name = BUILTIN_NAME
+        identity = _builtin_identity(cache, image_size)
+        root = ensure_builtin_dataset(cache, seed=BUILTIN_SEED, progress=progress)
+        _, lists, num_classes = _read_lists(root)
+        _check_images_exist(root, lists)
     else:
-        root = Path(data_dir).expanduser()
-        name = root.resolve().name
-
-    # 1. Validate (no image is opened here).
-    raw = {split: _list_bytes(root, split) for split in SPLITS}  # every file read once
-    lists = {split: _parse_list(root, split, raw[split]) for split in SPLITS}
-    num_classes = _check_labels(root, lists)
-    _check_images_exist(root, lists)
+        identity, lists, num_classes = _scan_folder(Path(data_dir).expanduser(), image_size)
+        root = identity.root
+    name, fingerprint = identity.name, identity.fingerprint
     class_names = _read_class_names(root, lists, num_classes)
-    fingerprint = _fingerprint(raw, image_size)
 
     # 2-3. Decoded tensors from the cache, or decode once and cache.
     cache_path = _cache_path(cache, name, root, image_size)
@@ -564,8 +718,7 @@ def make_loader(split: ImageSplit, *, batch_size: int, shuffle: bool, seed: int 
     add start-up time (and nondeterminism). Batches are ``(B, 3, H, W)`` float32 and ``(B,)``
     int64.
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    check_int("batch_size", batch_size)
     generator = torch.Generator().manual_seed(seed)
     return DataLoader(
         split, batch_size=batch_size, shuffle=shuffle, num_workers=0, generator=generator

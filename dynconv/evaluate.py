@@ -2,10 +2,15 @@
 
 The study's question is how one trained network does when only some of the R, G, B channels
 arrive, so a model is evaluated once per subset (RGB, RG, RB, GB, R, G, B) on the same images.
-Metrics are computed by hand with numpy (no scikit-learn dependency) and follow scikit-learn's
-definitions: precision = TP / predicted, recall = TP / true, F1 their harmonic mean, a class
-with nothing predicted (or no support) gets 0; the macro average is the unweighted mean over
-the classes that occur in the labels or the predictions.
+The confusion matrix and the per-class precision, recall, F1 and support come from
+scikit-learn's metrics (``sklearn.metrics.confusion_matrix`` and
+``precision_recall_fscore_support``), not from hand-written code: precision = TP / predicted,
+recall = TP / true, F1 their harmonic mean, a class with nothing predicted (or no support)
+gets 0 (``zero_division=0``); the macro average is scikit-learn's ``average="macro"``, the
+unweighted mean over the classes that occur in the labels or the predictions. Both are also
+available from stored predictions (:func:`confusion_from_predictions`, :func:`class_report`),
+since results records keep only the labels and the per-subset predictions. Intervals and paired
+tests between models are in :mod:`dynconv.stats`.
 
 How this differs from the original study:
 
@@ -23,21 +28,20 @@ Explained in chapters ``02_baseline`` (report, confusion) and ``07_ablation`` (t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from dynconv.channels import (
     ALL_SUBSETS,
-    SUBSET_NAMES,
     ChannelSubset,
     apply_subset,
     parse_channels,
@@ -65,33 +69,19 @@ class SubsetResult:
     # (N,) true class per image, in dataset order.
     labels: np.ndarray
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (lists and dicts of plain numbers) for results records."""
-        return {
-            "subset": self.subset,
-            "accuracy": float(self.accuracy),
-            "loss": float(self.loss),
-            "confusion": self.confusion.tolist(),
-            "report": report_to_records(self.report),
-        }
-
 
 def evaluable_subsets(model: nn.Module,
                       subsets: Iterable[ChannelSubset | str] = ALL_SUBSETS
                       ) -> tuple[ChannelSubset, ...]:
     """The members of ``subsets`` that ``model`` can be evaluated on, in the given order.
 
-    A model (or any of its submodules) may restrict itself with an attribute
-    ``supported_subsets`` (an iterable of subsets) or ``fixed_channels`` (one subset); a
-    submodule whose ``channels`` attribute is a :class:`ChannelSubset` (v1's stem) is fixed to
-    it too. Every other model accepts all subsets.
+    A model (or any of its submodules) may fix itself to one subset with an attribute
+    ``fixed_channels``; a submodule whose ``channels`` attribute is a :class:`ChannelSubset`
+    (v1's stem) is fixed to it too. Every other model accepts all subsets.
     """
     wanted = [parse_channels(s) for s in subsets]
     allowed = set(wanted)
     for module in model.modules():
-        supported = getattr(module, "supported_subsets", None)
-        if supported is not None:
-            allowed &= {parse_channels(s) for s in supported}
         fixed = getattr(module, "fixed_channels", None)
         if fixed is None and isinstance(getattr(module, "channels", None), ChannelSubset):
             fixed = module.channels  # a stem built for one subset (v1's PerSampleKernelStem)
@@ -174,77 +164,72 @@ def evaluate(
     if class_names is not None and len(class_names) != num_classes:
         raise ConfigError(f"{len(class_names)} class_names given but the model predicts "
                           f"{num_classes} classes")
+    names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
     results = {}
     for subset in supported:
         y_pred = torch.cat(preds[subset.name]).numpy().astype(np.int64)
-        confusion = confusion_matrix(y_true, y_pred, num_classes)
         results[subset.name] = SubsetResult(
             subset=subset.name,
             accuracy=float((y_true == y_pred).mean()),
             loss=losses[subset.name] / len(y_true),
-            confusion=confusion,
-            report=classification_report(confusion, class_names),
+            confusion=confusion_from_predictions(y_true, y_pred, num_classes),
+            report=class_report(y_true, y_pred, names),
             predictions=y_pred,
             labels=y_true,
         )
     return results
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
-    """(C, C) int64 counts; entry [i, j] = images of true class i predicted as j."""
-    labels = np.asarray(labels, dtype=np.int64)
-    predictions = np.asarray(predictions, dtype=np.int64)
-    flat = labels * num_classes + predictions  # one bin per (true, predicted) pair
-    counts = np.bincount(flat, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes)
+def _class_indices(labels: Iterable[int] | np.ndarray, predictions: Iterable[int] | np.ndarray,
+                   num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and predictions as equal-length 1-D int64 arrays of class indices < num_classes."""
+    y_true = np.asarray(labels, dtype=np.int64).reshape(-1)
+    y_pred = np.asarray(predictions, dtype=np.int64).reshape(-1)
+    if y_true.shape != y_pred.shape:
+        raise ConfigError(f"{len(y_true)} labels but {len(y_pred)} predictions; they must be "
+                          f"the same test images in the same order")
+    if len(y_true) == 0:
+        raise ConfigError("no labels or predictions to score (empty arrays)")
+    if num_classes < 1:
+        raise ConfigError(f"num_classes must be at least 1, got {num_classes}")
+    for name, values in (("labels", y_true), ("predictions", y_pred)):
+        if values.min() < 0 or values.max() >= num_classes:
+            raise ConfigError(f"{name} must be class indices 0..{num_classes - 1}, got values "
+                              f"from {values.min()} to {values.max()}")
+    return y_true, y_pred
 
 
-def classification_report(confusion: np.ndarray,
-                          class_names: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per-class precision, recall, F1 and support from a confusion matrix, plus "macro avg"."""
-    confusion = np.asarray(confusion, dtype=np.int64)
-    tp = np.diag(confusion).astype(float)
-    predicted = confusion.sum(axis=0).astype(float)  # column sums
-    support = confusion.sum(axis=1)  # row sums
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    names = list(class_names) if class_names is not None else [str(i) for i in range(len(tp))]
-    report = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1,
-                           "support": support}, index=pd.Index(names, name="class"))
-    present = (support > 0) | (predicted > 0)  # scikit-learn's set of labels
-    macro = report[present] if present.any() else report
-    report.loc["macro avg"] = [macro["precision"].mean(), macro["recall"].mean(),
-                               macro["f1"].mean(), int(support.sum())]
+def confusion_from_predictions(labels: Iterable[int] | np.ndarray,
+                               predictions: Iterable[int] | np.ndarray,
+                               num_classes: int) -> np.ndarray:
+    """(C, C) int64 counts; entry [i, j] = images of true class i predicted as j.
+
+    ``sklearn.metrics.confusion_matrix`` with ``labels=range(num_classes)``, so classes that
+    never occur still get their (zero) row and column.
+    """
+    y_true, y_pred = _class_indices(labels, predictions, num_classes)
+    return confusion_matrix(y_true, y_pred, labels=range(num_classes)).astype(np.int64)
+
+
+def class_report(labels: Iterable[int] | np.ndarray, predictions: Iterable[int] | np.ndarray,
+                 class_names: Sequence[str]) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support, then a "macro avg" row (scikit-learn).
+
+    One row per class in ``class_names`` (class ``i`` is ``class_names[i]``), columns
+    ``precision``, ``recall``, ``f1``, ``support``. Per-class values are
+    ``precision_recall_fscore_support(labels=range(C), zero_division=0)``; the macro row is its
+    ``average="macro"`` over the classes present in the labels or the predictions, and its
+    support is the number of images.
+    """
+    names = [str(name) for name in class_names]
+    y_true, y_pred = _class_indices(labels, predictions, len(names))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=range(len(names)), zero_division=0)
+    report = pd.DataFrame({"precision": precision.astype(float), "recall": recall.astype(float),
+                           "f1": f1.astype(float), "support": support.astype(np.int64)},
+                          index=pd.Index(names, name="class"))
+    macro_p, macro_r, macro_f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, average="macro", zero_division=0)
+    report.loc["macro avg"] = [float(macro_p), float(macro_r), float(macro_f1), len(y_true)]
     report["support"] = report["support"].astype(np.int64)
     return report
-
-
-def report_to_records(report: pd.DataFrame) -> list[dict[str, Any]]:
-    """A report as a list of ``{"class", "precision", "recall", "f1", "support"}`` dicts."""
-    return [
-        {"class": str(name), "precision": float(row["precision"]), "recall": float(row["recall"]),
-         "f1": float(row["f1"]), "support": int(row["support"])}
-        for name, row in report.iterrows()
-    ]
-
-
-def accuracy_table(results_by_model: Mapping[str, Mapping[str, SubsetResult | float]]
-                   ) -> pd.DataFrame:
-    """Models x subsets table of test accuracies (NaN where a model was not evaluated).
-
-    Values may be :class:`SubsetResult` or plain accuracies (e.g. read from results records).
-    Columns follow the order RGB, RG, RB, GB, R, G, B, then any others.
-    """
-    rows = {}
-    for model_name, by_subset in results_by_model.items():
-        rows[model_name] = {
-            parse_channels(s).name: (r.accuracy if isinstance(r, SubsetResult) else float(r))
-            for s, r in by_subset.items()
-        }
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    order = [name for name in SUBSET_NAMES if name in table.columns]
-    table = table.reindex(columns=order + [c for c in table.columns if c not in order])
-    table.index.name = "model"
-    return table

@@ -1,98 +1,143 @@
-"""Train or load, keyed by the configuration: one call per experiment, one JSON record per run.
+"""Train or load: one call per experiment, one typed record per run, never a stale number.
 
-:func:`run_experiment` is what a chapter calls: it loads the data, builds the model, trains it
-with :func:`dynconv.train.fit` (resumable checkpoint beside the record), evaluates it on every
-channel subset, measures its costs and writes one self-describing record
-``results/<profile>/<name>.json``. The name is derived from everything that determines the
-numbers (model, its arguments, training channels, the full training config and the data
-fingerprint), so different configurations never collide and an identical one is loaded instead
-of trained again (the ``train_model`` pattern of the UvA deep-learning notebooks). CI executes
-every chapter with the ``ci`` profile; the ``full`` profile reproduces the original settings.
+:func:`run` is what a chapter calls (through :mod:`dynconv.chapter`): given an experiment of
+:mod:`dynconv.registry`, a profile and a dataset, it returns the :class:`~dynconv.records.Record`
+of that run, trained now or loaded from ``results/<profile>/``.
+
+**The key.** A stored record is reused only while everything that determines its numbers is
+unchanged. Its key has three parts:
+
+* ``config``: a hash of the model, its builder arguments, the training channels, the seed and
+  every :class:`~dynconv.config.TrainConfig` field that changes results;
+* ``data``: the dataset's content fingerprint (:func:`dynconv.data.data_identity`: for the
+  built-in data the generator's version, seed and sizes; for a folder its list files and every
+  image's size and modification time), computed without decoding a single image;
+* ``code``: a digest of the source of every module that computes the numbers
+  (:data:`CODE_MODULES`: data, models, training, evaluation, costs, this module). Build and
+  site tooling, plots, widgets and chapters are not part of it.
+
+The file name holds the first two (``<experiment>-seed<seed>-<hash>.json``), so another
+configuration or dataset never overwrites a record; the code digest is checked when the record
+is read. A record whose key does not match is trained again, never shown, and the record says
+why (:attr:`Record.origin`: "trained", "loaded", or "retrained: the code changed (stems.py)").
+The checkpoint beside it carries the same key, so a stale checkpoint is not resumed either.
 
 How this differs from the original study: the original trained inside each notebook and kept
 the best weights in memory, so every number in its report came from a run that can no longer be
-inspected; here each number is in a record with its config, data fingerprint, history, costs,
-hardware and versions, and the checkpoint sits beside it.
+inspected.
 
 Explained in chapters ``02_baseline`` (one experiment) and ``07_ablation`` (many records).
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from torch import nn
 
-from dynconv.channels import ALL_SUBSETS, SUBSET_NAMES, ChannelSubset, parse_channels
+from dynconv.channels import ALL_SUBSETS, ChannelSubset, parse_channels
 from dynconv.config import TrainConfig, get_config
-from dynconv.data import DatasetBundle, ImageSplit, load_dataset, make_loader
+from dynconv.data import (
+    DataIdentity,
+    DatasetBundle,
+    ImageSplit,
+    data_identity,
+    load_dataset,
+    make_loader,
+)
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets, evaluate
-from dynconv.results import (
-    config_fingerprint,
-    hardware,
-    read_json,
-    resolve_results_dir,
-    to_jsonable,
-    versions,
-    write_json,
-)
-from dynconv.train import fit
+from dynconv.paths import resolve_results_dir
+from dynconv.records import Record
+from dynconv.registry import ExperimentSpec, get_experiment
+from dynconv.results import config_fingerprint, hardware, to_jsonable, versions
+from dynconv.train import fit, load_checkpoint
 from dynconv.zoo import build_model
 
-NUM_SAMPLES = 16  # test images per subset whose (label, prediction) the record keeps
+# The modules whose source determines a record's numbers. tests/test_experiment.py checks that
+# every dynconv module a training run imports is either here or in NOT_NUMERIC_MODULES.
+CODE_MODULES: tuple[str, ...] = (
+    "dynconv.channels",
+    "dynconv.config",
+    "dynconv.data",
+    "dynconv.shapes",
+    "dynconv.resnet",
+    "dynconv.stems",
+    "dynconv.blocks",
+    "dynconv.small_net",
+    "dynconv.zoo",
+    "dynconv.train",
+    "dynconv.evaluate",
+    "dynconv.costs",
+    "dynconv.experiment",
+)
+# Imported by a training run but without effect on its numbers: paths, file writing, errors,
+# the record container and its statistics, the registry (its values are in the config key).
+NOT_NUMERIC_MODULES: tuple[str, ...] = (
+    "dynconv",
+    "dynconv.errors",
+    "dynconv.fileio",
+    "dynconv.paths",
+    "dynconv.records",
+    "dynconv.registry",
+    "dynconv.results",
+    "dynconv.stats",
+)
+# Validation and test images are drawn with this seed whatever the training seed, so that every
+# run of a profile is tested on the same images (paired tests need that).
+EVAL_SPLIT_SEED = 0
 
 
-def _freeze(mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
-            ) -> tuple[tuple[str, Any], ...]:
-    items = dict(mapping or {})
-    return tuple(sorted(items.items()))
+def code_digest(modules: Sequence[str] = CODE_MODULES) -> dict[str, Any]:
+    """{"code": digest of all, "modules": {module: sha256 of its source}} (no module imported)."""
+    digests = {}
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ConfigError(f"cannot find the source of {name}")
+        digests[name] = hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+    return {"code": config_fingerprint(digests, length=16), "modules": digests}
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """One experiment of the book, as a hashable value (dict arguments are frozen to tuples).
+def run(
+    experiment: str | ExperimentSpec,
+    *,
+    profile: str = "ci",
+    data_dir: str | os.PathLike | None = None,
+    seed: int | None = None,
+    results_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Record:
+    """The record of one registry experiment (trained now, or loaded when its key matches).
 
-    >>> Experiment("v4", model_kwargs={"drop_prob": 0.5}, overrides={"monitor": "val_acc"})
-    ... # doctest: +SKIP
+    ``seed=None`` uses the profile's seed (the experiment's first); see
+    :meth:`ExperimentSpec.seeds` for the others.
     """
+    spec = get_experiment(experiment)
+    overrides = {} if seed is None else {"seed": seed}
+    config = spec.config(profile, **overrides)
+    return run_config(
+        spec.model, config, data_dir=data_dir, train_channels=spec.train_channels,
+        model_kwargs=spec.build_kwargs(config.profile), experiment=spec.name, label=spec.label,
+        results_dir=results_dir, force=force, progress=progress,
+    )
 
-    # A name from dynconv.zoo.MODEL_NAMES.
-    model: str
-    # Channels the model is trained (and validated) on.
-    train_channels: str = "RGB"
-    # Keyword arguments of build_model, as sorted (key, value) pairs (a dict is accepted).
-    model_kwargs: tuple[tuple[str, Any], ...] = field(default=())
-    # TrainConfig overrides, as sorted (key, value) pairs (a dict is accepted).
-    overrides: tuple[tuple[str, Any], ...] = field(default=())
-    # Subsets to test on; None = all seven that the model supports.
-    eval_subsets: tuple[str, ...] | None = None
 
-    def __post_init__(self) -> None:
-        # frozen dataclass: normalise the fields through object.__setattr__
-        object.__setattr__(self, "train_channels", parse_channels(self.train_channels).name)
-        object.__setattr__(self, "model_kwargs", _freeze(self.model_kwargs))
-        object.__setattr__(self, "overrides", _freeze(self.overrides))
-        if self.eval_subsets is not None:
-            names = tuple(parse_channels(s).name for s in self.eval_subsets)
-            object.__setattr__(self, "eval_subsets", names)
-
-    def run(self, *, profile: str = "ci", data_dir: str | os.PathLike | None = None,
-            results_dir: str | os.PathLike | None = None, force: bool = False,
-            progress: bool = True) -> dict[str, Any]:
-        """Run (or load) this experiment; see :func:`run_experiment`."""
-        return run_experiment(
-            self.model, profile=profile, data_dir=data_dir, train_channels=self.train_channels,
-            model_kwargs=dict(self.model_kwargs), eval_subsets=self.eval_subsets,
-            results_dir=results_dir, force=force, progress=progress, **dict(self.overrides),
-        )
+def run_seeds(experiment: str | ExperimentSpec, *, profile: str = "ci", **kwargs: Any
+              ) -> list[Record]:
+    """The records of every seed the book runs for ``experiment`` (see ``num_seeds``)."""
+    spec = get_experiment(experiment)
+    return [run(spec, profile=profile, seed=s, **kwargs) for s in spec.seeds(profile)]
 
 
 def run_experiment(
@@ -102,142 +147,208 @@ def run_experiment(
     data_dir: str | os.PathLike | None = None,
     train_channels: str | ChannelSubset = "RGB",
     model_kwargs: Mapping[str, Any] | None = None,
-    eval_subsets: Sequence[str] | None = None,
     results_dir: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool = True,
     **overrides: Any,
-) -> dict[str, Any]:
-    """Train, evaluate and record one model, or return the stored record of an identical run.
+) -> Record:
+    """An ad-hoc experiment (not in the registry): ``model`` with ``overrides`` of the profile.
 
-    ``overrides`` replace fields of the profile's :class:`~dynconv.config.TrainConfig`.
-    The checkpoint ``<results_dir>/<profile>/<name>.pt`` makes an interrupted run resume;
-    ``force=True`` deletes record and checkpoint and trains from scratch. Returns the record
-    (a JSON-ready dict; see the keys written below).
+    >>> record = run_experiment("v4", model_kwargs={"drop_mode": "sample"}, max_epochs=1)
+    ... # doctest: +SKIP
     """
-    cfg = get_config(profile, **overrides)
-    subset = parse_channels(train_channels)
-    kwargs = dict(_freeze(model_kwargs))
-    requested = None if eval_subsets is None else [parse_channels(s).name for s in eval_subsets]
-    if requested is not None and not requested:
-        raise ConfigError("eval_subsets is empty; pass None for all subsets the model supports")
+    config = get_config(profile, **overrides)
+    return run_config(model, config, data_dir=data_dir, train_channels=train_channels,
+                      model_kwargs=model_kwargs, experiment=model, label=model,
+                      results_dir=results_dir, force=force, progress=progress)
 
-    bundle = load_dataset(data_dir, image_size=cfg.image_size, progress=progress)
-    key = {
-        "model": model,
-        "model_kwargs": kwargs,
-        "train_channels": subset.name,
-        "config": cfg.fingerprint_dict(),
-        "data": bundle.fingerprint,
-        "eval_subsets": requested,
-    }
-    name = f"{model}-{subset.name}-{config_fingerprint(key)}"
-    out_dir = resolve_results_dir(results_dir) / cfg.profile
+
+def run_config(
+    model: str,
+    config: TrainConfig,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    train_channels: str | ChannelSubset = "RGB",
+    model_kwargs: Mapping[str, Any] | None = None,
+    experiment: str | None = None,
+    label: str | None = None,
+    results_dir: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Record:
+    """Train, evaluate on every subset and record ``model`` under ``config``, or load the record.
+
+    Loading needs no image: the key is checked against :func:`dynconv.data.data_identity`. The
+    checkpoint ``<name>.pt`` beside the record lets an interrupted run resume; ``force=True``
+    deletes record and checkpoint first.
+    """
+    subset = parse_channels(train_channels)
+    kwargs = dict(sorted((model_kwargs or {}).items()))
+    experiment = experiment or model
+    identity = data_identity(data_dir, image_size=config.image_size)
+    key = run_key(model, kwargs, subset, config, identity)
+    name = f"{experiment}-seed{config.seed}-{key['config_and_data']}"
+    out_dir = resolve_results_dir(results_dir) / config.profile
     record_path = out_dir / f"{name}.json"
     ckpt_path = out_dir / f"{name}.pt"
+
+    origin = "trained: no stored record"
     if force:
+        origin = "trained: force=True"
+    elif record_path.exists():
+        stale = _stale_reason(record_path, key)
+        if stale is None:
+            return Record.load(record_path, origin="loaded: its key matches")
+        origin = f"retrained: {stale}"
+    if force or origin.startswith("retrained") or _checkpoint_is_stale(ckpt_path, key):
         for path in (record_path, ckpt_path):
             path.unlink(missing_ok=True)
-    elif record_path.exists():
-        return read_json(record_path)
 
-    train, val, test = make_splits(bundle, cfg)
-    train_loader = make_loader(train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
-    val_loader = make_loader(val, batch_size=cfg.batch_size, shuffle=False, seed=cfg.seed)
+    bundle = load_dataset(data_dir, image_size=config.image_size, progress=progress)
+    if bundle.fingerprint != identity.fingerprint:  # data changed between the two calls
+        raise ConfigError(f"the dataset {bundle.name} changed while the run started; run again")
+    return _train_and_record(
+        model, kwargs, subset, config, bundle, key=key, name=name, experiment=experiment,
+        label=label or experiment, record_path=record_path, ckpt_path=ckpt_path, origin=origin,
+        progress=progress,
+    )
 
-    torch.manual_seed(cfg.seed)  # the model's initial weights
+
+def run_key(model: str, kwargs: Mapping[str, Any], subset: ChannelSubset, config: TrainConfig,
+            identity: DataIdentity) -> dict[str, Any]:
+    """The key of a run: config and data hashes (in the file name) and the code digest."""
+    config_part = {"model": model, "model_kwargs": dict(kwargs), "train_channels": subset.name,
+                   "config": config.fingerprint_dict()}
+    config_hash = config_fingerprint(config_part, length=16)
+    code = code_digest()
+    return {
+        "config": config_hash,
+        "data": identity.fingerprint,
+        "config_and_data": config_fingerprint([config_hash, identity.fingerprint], length=10),
+        "code": code["code"],
+        "modules": code["modules"],
+    }
+
+
+def _stale_reason(record_path: Path, key: Mapping[str, Any]) -> str | None:
+    """None when the stored record's key equals ``key``; else why it is stale, in words."""
+    try:
+        stored = Record.load(record_path).key
+    except (ConfigError, ValueError, KeyError, TypeError) as err:
+        return f"the stored record could not be read ({err})"
+    if stored == dict(key):
+        return None
+    reasons = []
+    if stored.get("config") != key["config"]:
+        reasons.append("the configuration changed")
+    if stored.get("data") != key["data"]:
+        reasons.append("the data changed")
+    if stored.get("code") != key["code"]:
+        old, new = stored.get("modules") or {}, key["modules"]
+        changed = sorted(m.rsplit(".", 1)[-1] + ".py" for m in set(old) | set(new)
+                         if old.get(m) != new.get(m))
+        reasons.append(f"the code changed ({', '.join(changed) or 'module list'})")
+    return "; ".join(reasons) or "its key changed"
+
+
+def _checkpoint_is_stale(path: Path, key: Mapping[str, Any]) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return load_checkpoint(path).get("run_key") != dict(key)
+    except Exception:  # unreadable: start afresh
+        return True
+
+
+def make_splits(bundle: DatasetBundle, config: TrainConfig
+                ) -> tuple[ImageSplit, ImageSplit, ImageSplit]:
+    """The (train, val, test) splits a run with ``config`` uses.
+
+    Training images: a per-class subsample seeded by ``config.seed``. Validation and test
+    images: per-class subsamples seeded by :data:`EVAL_SPLIT_SEED`, the same for every seed.
+    """
+    train, val, test = bundle.train, bundle.val, bundle.test
+    if config.max_train_per_class is not None:
+        train = train.subset_per_class(config.max_train_per_class, seed=config.seed)
+    if config.max_val_per_class is not None:
+        val = val.subset_per_class(config.max_val_per_class, seed=EVAL_SPLIT_SEED)
+    if config.max_test_per_class is not None:
+        test = test.subset_per_class(config.max_test_per_class, seed=EVAL_SPLIT_SEED)
+    return train, val, test
+
+
+def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
+                      config: TrainConfig, bundle: DatasetBundle, *, key: dict[str, Any],
+                      name: str, experiment: str, label: str, record_path: Path,
+                      ckpt_path: Path, origin: str, progress: bool) -> Record:
+    train, val, test = make_splits(bundle, config)
+    train_loader = make_loader(train, batch_size=config.batch_size, shuffle=True,
+                               seed=config.seed)
+    val_loader = make_loader(val, batch_size=config.batch_size, shuffle=False, seed=config.seed)
+
+    torch.manual_seed(config.seed)  # the model's initial weights
     net = build_model(model, num_classes=bundle.num_classes, **kwargs)
-    subsets = (evaluable_subsets(net, ALL_SUBSETS) if requested is None
-               else tuple(parse_channels(s) for s in requested))
-    supported = ", ".join(s.name for s in evaluable_subsets(net)) or "nothing"
+    subsets = evaluable_subsets(net, ALL_SUBSETS)
     if subset not in evaluable_subsets(net, [subset]):
+        supported = ", ".join(s.name for s in subsets) or "nothing"
         raise ConfigError(f"model {model!r} cannot take {subset.name} as input; it supports "
                           f"{supported}")
-    unsupported = [s.name for s in subsets if s not in evaluable_subsets(net, subsets)]
-    if unsupported:  # checked before training, not after
-        raise ConfigError(f"model {model!r} cannot be evaluated on {', '.join(unsupported)}; "
-                          f"it supports {supported}")
 
     t0 = time.perf_counter()
-    result = fit(net, train_loader, val_loader, cfg, train_channels=subset,
-                 checkpoint_path=ckpt_path, progress=progress)
-    device = result.device
-    tests = evaluate(net, test, subsets, batch_size=max(cfg.batch_size, 256), device=device,
-                     progress=progress, class_names=bundle.class_names)
+    result = fit(net, train_loader, val_loader, config, train_channels=subset,
+                 checkpoint_path=ckpt_path, progress=progress, run_key=key)
+    tests = evaluate(net, test, subsets, batch_size=max(config.batch_size, 256),
+                     device=result.device, progress=False, class_names=bundle.class_names)
     wall_time = time.perf_counter() - t0
-    costs = _measure_costs(net, image_size=cfg.image_size, batch_size=cfg.batch_size,
-                           channels=subset, device=device)
-
+    costs = _measure_costs(net, image_size=config.image_size, batch_size=config.batch_size,
+                           channels=subset, device=result.device)
     history = result.history.to_dict(orient="records")
-    record = {
-        "name": name,
-        "model": model,
-        "profile": cfg.profile,
-        "config": {**cfg.to_dict(), "model_kwargs": kwargs, "train_channels": subset.name,
-                   "eval_subsets": requested},
-        "data": {
+    first = next(iter(tests.values()))
+    record = Record(
+        name=name,
+        experiment=experiment,
+        label=label,
+        model=model,
+        profile=config.profile,
+        seed=config.seed,
+        config={**config.to_dict(), "model_kwargs": kwargs, "train_channels": subset.name},
+        key=key,
+        data={
             "name": bundle.name,
             "fingerprint": bundle.fingerprint,
             "root": str(bundle.root),
             "image_size": bundle.image_size,
             "num_classes": bundle.num_classes,
             "class_names": list(bundle.class_names),
+            # which test images, so that two records can be paired image by image
+            "test_split": {"max_test_per_class": config.max_test_per_class,
+                           "seed": EVAL_SPLIT_SEED, "size": len(test)},
             # sizes after make_splits' per-class subsampling, and before
             "sizes": {"train": len(train), "val": len(val), "test": len(test)},
             "full_sizes": {"train": len(bundle.train), "val": len(bundle.val),
                            "test": len(bundle.test)},
         },
-        "test": {s: r.accuracy for s, r in tests.items()},
-        "test_loss": {s: r.loss for s, r in tests.items()},
-        "confusion": {s: r.confusion for s, r in tests.items()},
-        "report": {s: r.to_dict()["report"] for s, r in tests.items()},
-        # indices into the evaluated test split (make_splits(bundle, config)[2])
-        "samples": {
-            s: [{"index": i, "label": int(r.labels[i]), "predicted": int(r.predictions[i])}
-                for i in sample_indices(len(r.labels))]
-            for s, r in tests.items()
-        },
-        "history": history,
-        "best_epoch": result.best_epoch,
-        "best_metric": result.best_metric,
-        "monitor": result.monitor,
-        "epochs_run": result.epochs_run,
-        "stopped_early": result.stopped_early,
-        "checkpoint": ckpt_path.name,
-        "costs": costs,
-        "device": device,
-        "hardware": hardware(),
-        "versions": versions(),
-        "train_time_s": float(sum(row["seconds"] for row in history)),
-        "wall_time_s": wall_time,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    record = to_jsonable(record)
-    write_json(record_path, record)
-    return record
-
-
-def make_splits(bundle: DatasetBundle, config: TrainConfig
-                ) -> tuple[ImageSplit, ImageSplit, ImageSplit]:
-    """The (train, val, test) splits a run with ``config`` uses: seeded per-class subsamples.
-
-    Chapters call it to get the exact test images a record's ``samples`` indices refer to.
-    """
-    train, val, test = bundle.train, bundle.val, bundle.test
-    if config.max_train_per_class is not None:
-        train = train.subset_per_class(config.max_train_per_class, seed=config.seed)
-    if config.max_eval_per_class is not None:
-        val = val.subset_per_class(config.max_eval_per_class, seed=config.seed)
-        test = test.subset_per_class(config.max_eval_per_class, seed=config.seed)
-    return train, val, test
-
-
-def sample_indices(n: int, count: int = NUM_SAMPLES) -> list[int]:
-    """``count`` test indices spread evenly over ``0..n-1`` (splits are sorted by class, so the
-    first ``count`` images would all show the same class)."""
-    if n <= count:
-        return list(range(n))
-    return sorted({round(i * (n - 1) / (count - 1)) for i in range(count)})
+        test={s: float(r.accuracy) for s, r in tests.items()},
+        test_loss={s: float(r.loss) for s, r in tests.items()},
+        test_labels=[int(v) for v in first.labels],
+        predictions={s: [int(v) for v in r.predictions] for s, r in tests.items()},
+        history=to_jsonable(history),
+        best_epoch=result.best_epoch,
+        best_metric=result.best_metric,
+        monitor=result.monitor,
+        epochs_run=result.epochs_run,
+        stopped_early=result.stopped_early,
+        checkpoint=ckpt_path.name,
+        costs=to_jsonable(costs),
+        device=result.device,
+        hardware=hardware(),
+        versions=versions(),
+        train_time_s=float(sum(row["seconds"] for row in history)),
+        wall_time_s=wall_time,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        origin=origin,
+    )
+    return record.save(record_path)
 
 
 def _measure_costs(model: nn.Module, **kwargs: Any) -> dict[str, Any]:
@@ -248,31 +359,23 @@ def _measure_costs(model: nn.Module, **kwargs: Any) -> dict[str, Any]:
 
 
 def load_records(profile: str = "ci", results_dir: str | os.PathLike | None = None
-                 ) -> list[dict[str, Any]]:
-    """Every record under ``<results_dir>/<profile>/``, sorted by name (empty if none)."""
-    folder = resolve_results_dir(results_dir) / profile
-    return [read_json(p) for p in sorted(folder.glob("*.json"))]
+                 ) -> list[Record]:
+    """Every current-format record under ``<results_dir>/<profile>/``, sorted by name.
 
-
-def records_to_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per record: model, train_channels, model_kwargs, then test accuracy per subset.
-
-    Indexed by record name; subset columns in the order RGB, RG, RB, GB, R, G, B (NaN where a
-    model was not tested on a subset). For the ablation chapter's tables and plots.
+    Records written by older code (another format) are skipped with a warning. Whether a
+    record's key still matches is checked by :func:`run`, not here.
     """
-    rows = {}
-    for rec in records:
-        kwargs = rec["config"].get("model_kwargs") or {}
-        row: dict[str, Any] = {
-            "model": rec["model"],
-            "train_channels": rec["config"]["train_channels"],
-            "model_kwargs": ", ".join(f"{k}={v}" for k, v in sorted(kwargs.items())),
-        }
-        row.update({s: float(acc) for s, acc in rec["test"].items()})
-        rows[rec["name"]] = row
-    columns = ["model", "train_channels", "model_kwargs", *SUBSET_NAMES]
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame = frame.reindex(columns=columns + [c for c in frame.columns if c not in columns])
-    frame.index.name = "name"
-    return frame
+    folder = resolve_results_dir(results_dir) / profile
+    records = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            records.append(Record.load(path, origin="loaded"))
+        except (ConfigError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"skipping {path.name}: {err}", stacklevel=2)
+    return records
 
+
+__all__ = [
+    "CODE_MODULES", "EVAL_SPLIT_SEED", "code_digest", "load_records", "make_splits", "run",
+    "run_config", "run_experiment", "run_key", "run_seeds",
+]

@@ -17,6 +17,7 @@ import torch
 from matplotlib.figure import Figure
 
 from dynconv.channels import ALL_SUBSETS, ChannelSubset
+from dynconv.data import IMAGENET_MEAN
 
 
 def _as_hwc(image_uint8) -> np.ndarray:
@@ -25,12 +26,20 @@ def _as_hwc(image_uint8) -> np.ndarray:
     return np.transpose(array, (1, 2, 0))
 
 
-def show_subset(image_uint8, subset: ChannelSubset) -> np.ndarray:
-    """The picture a reader 'sees' with only `subset`: absent channels set to 0 (black)."""
+def show_subset(image_uint8, subset: ChannelSubset, *, fill: str = "black") -> np.ndarray:
+    """An image with only ``subset`` left, as a picture.
+
+    ``fill="black"``: absent channels at 0 (how a "drop" model sees it: the channel is simply
+    not there). ``fill="mean"``: absent channels at the normalisation mean (ImageNet's mean,
+    0.485 / 0.456 / 0.406 x 255), which is exactly what a zero-filled plain network receives:
+    a normalised 0 is that mean, not black.
+    """
+    if fill not in ("black", "mean"):
+        raise ValueError(f"fill must be 'black' or 'mean', got {fill!r}")
     hwc = _as_hwc(image_uint8).copy()
     for channel in range(3):
         if channel not in subset.indices:
-            hwc[..., channel] = 0
+            hwc[..., channel] = 0 if fill == "black" else round(255 * IMAGENET_MEAN[channel])
     return hwc
 
 
@@ -143,14 +152,27 @@ def plot_accuracy_heatmap(
 
 
 def plot_accuracy_bars(
-    table: pd.DataFrame, *, chance: float | None = None, title: str = ""
+    table: pd.DataFrame,
+    *,
+    chance: float | None = None,
+    title: str = "",
+    low: pd.DataFrame | None = None,
+    high: pd.DataFrame | None = None,
 ) -> Figure:
-    """Grouped bars: one group per channel subset, one bar per model."""
+    """Grouped bars: one group per channel subset, one bar per model; with ``low``/``high``
+    (tables shaped like ``table``, e.g. from ``dynconv.tables.interval_bounds``) each bar gets
+    its 95% interval as an error bar."""
     fig, ax = plt.subplots(figsize=(10, 3.6))
     width = 0.8 / max(1, len(table.index))
     x = np.arange(len(table.columns))
     for i, model in enumerate(table.index):
-        ax.bar(x + i * width, 100 * table.loc[model].to_numpy(dtype=float), width, label=model)
+        values = 100 * table.loc[model].to_numpy(dtype=float)
+        yerr = None
+        if low is not None and high is not None:
+            yerr = np.vstack([values - 100 * low.loc[model].to_numpy(dtype=float),
+                              100 * high.loc[model].to_numpy(dtype=float) - values])
+        ax.bar(x + i * width, values, width, label=model, yerr=yerr, capsize=2,
+               error_kw={"lw": 0.8})
     if chance:
         ax.axhline(100 * chance, color="k", ls=":", lw=1, label="chance")
     ax.set_xticks(x + width * (len(table.index) - 1) / 2, table.columns)
@@ -167,9 +189,11 @@ def plot_prediction_grid(
     class_names: Sequence[str],
     *,
     subset: ChannelSubset | None = None,
+    fill: str = "black",
     columns: int = 8,
 ) -> Figure:
-    """Sample test images (as the model saw them) with true and predicted class; wrong in red."""
+    """Sample test images (as the model saw them: see :func:`show_subset` for ``fill``) with
+    true and predicted class; wrong in red."""
     n = len(labels)
     rows = int(np.ceil(n / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.45), squeeze=False)
@@ -177,7 +201,8 @@ def plot_prediction_grid(
         ax.axis("off")
     for i in range(n):
         ax = axes.ravel()[i]
-        image = show_subset(images_uint8[i], subset) if subset else _as_hwc(images_uint8[i])
+        image = (show_subset(images_uint8[i], subset, fill=fill) if subset
+                 else _as_hwc(images_uint8[i]))
         ax.imshow(image)
         right = int(labels[i]) == int(predictions[i])
         ax.set_title(

@@ -23,21 +23,6 @@ def _frame(rows: dict, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def part1_results() -> pd.DataFrame:
-    """Epochs and best-checkpoint metrics of ResNet18 and v1-v4 (accuracies in %)."""
-    columns = ["epochs", "train_acc", "train_loss", "val_acc", "val_loss", "test_acc_rgb"]
-    return _frame(
-        {
-            "resnet18": [15, 63.32, 1.1510, 59.11, 1.4622, 54.89],
-            "v1": [12, 60.74, 1.2705, 53.78, 1.5691, 56.67],
-            "v2": [12, 59.91, 1.2820, 48.67, 1.7130, 54.00],
-            "v3": [13, 65.85, 1.0578, 51.33, 1.6708, 52.00],
-            "v4": [18, 61.74, 1.2377, 48.67, 2.0200, 46.44],
-        },
-        columns,
-    )
-
-
 def part1_subset_accuracy() -> pd.DataFrame:
     """Test accuracy (%) of v2, v3, v4 on each channel subset (v1 was tested on RGB only)."""
     return _frame(

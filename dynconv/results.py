@@ -22,7 +22,6 @@ import json
 import math
 import os
 import platform
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,15 @@ import numpy as np
 import torch
 
 from dynconv.channels import ChannelSubset
+from dynconv.fileio import atomic_write_json, read_json
+from dynconv.paths import default_results_dir, resolve_results_dir
 
-RESULTS_ENV = "DYNCONV_RESULTS_DIR"
-
-
-def default_results_dir() -> Path:
-    """``$DYNCONV_RESULTS_DIR`` if set, else ``results/`` under the current working directory."""
-    env = os.environ.get(RESULTS_ENV)
-    return Path(env) if env else Path.cwd() / "results"
-
-
-def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
-    """``results_dir`` as a Path, or :func:`default_results_dir` when None."""
-    return Path(results_dir) if results_dir is not None else default_results_dir()
+# The results folder is resolved in dynconv.paths (upwards from the working directory to the
+# book's root); re-exported here because results are what it is for.
+__all__ = [
+    "config_fingerprint", "default_results_dir", "hardware", "hardware_label", "read_json",
+    "resolve_results_dir", "to_jsonable", "versions", "write_json",
+]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -80,30 +75,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as JSON (sorted keys, indent 2) atomically: temporary file + os.replace.
-
-    A reader never sees a half-written file, and a crash leaves the old file intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(obj), sort_keys=True, indent=2, allow_nan=False) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file written by :func:`write_json`."""
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    """Write ``obj`` as JSON (sorted keys, indent 2) atomically (see :mod:`dynconv.fileio`)."""
+    return atomic_write_json(path, to_jsonable(obj))
 
 
 def config_fingerprint(obj: Any, length: int = 10) -> str:
@@ -149,10 +122,18 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+def hardware_label() -> str:
+    """A short name of what runs the numbers: the GPU's name, or e.g. 'CPU (2 threads, x86_64)'."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({torch.get_num_threads()} threads, {platform.machine()})"
+
+
 def versions() -> dict[str, str | None]:
     """Versions of Python and of the packages that affect the numbers (None: not installed)."""
     out: dict[str, str | None] = {"python": platform.python_version()}
-    for package in ("torch", "torchvision", "numpy", "dynconv", "calflops"):
+    for package in ("torch", "torchvision", "numpy", "dynconv", "calflops", "scikit-learn",
+                    "statsmodels"):
         try:
             out[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:

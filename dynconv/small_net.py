@@ -10,6 +10,9 @@ exactly: 205,204 (stem k3s1) and 212,884 (stem k7s2).
 How this differs from the original study: attention uses the fused
 ``scaled_dot_product_attention`` (same numbers, memory O(HW) instead of O((HW)^2));
 ``rrdb="dense"`` offers ESRGAN's real RRDB in place of the original's plain-conv block.
+Note that this swap changes two things at once: the dense connections are added AND the
+attention + SE inside the original's block are removed (ESRGAN's RRDB has neither), so a
+difference between the two cannot be credited to either change alone.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ class SmallAttentionNet(nn.Module):
     weight layers (convs and linear layers, BN not counted), with ``rrdb="original"``:
     stem conv 1, AttentionSE 5 (q, k, v 1x1 convs + 2 SE linears), OriginalRRDB 10
     (3 convs + 5 in its AttentionSE + 2 in its own SE), transition conv 1, classifier 1:
-    18 weight layers. The longest chain of weight layers an input passes through is 13
-    (stem, v, SE x2, three convs, v, SE x2, SE x2, transition, fc). With ``rrdb="dense"``
+    18 weight layers. The longest chain of weight layers an input passes through is 14:
+    stem 1, v 1, SE 2, the RRDB's three convs 3, its v 1, its SE 2, its own SE 2,
+    transition 1, fc 1 (q, k and v run side by side, so an attention adds one to a chain). With ``rrdb="dense"``
     it is 23 weight layers (the RRDB alone has 15 convs). Either way this is not a
     2-to-4-layer network, and at stem k3s1 its two full-resolution attentions cost more
     FLOPs than ResNet34 (chapter 08_costs).

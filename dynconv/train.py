@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,8 +43,10 @@ from tqdm.auto import tqdm
 from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
 from dynconv.config import RUNTIME_FIELDS, TrainConfig, resolve_device
 from dynconv.errors import ConfigError
+from dynconv.evaluate import evaluable_subsets
+from dynconv.fileio import atomic_torch_save
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: model_spec and run_key added
 
 
 @dataclass
@@ -100,6 +102,7 @@ def fit(
     checkpoint_path: str | os.PathLike | None = None,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    run_key: Mapping[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` with early stopping and return its history; the best weights are restored.
 
@@ -107,7 +110,9 @@ def fit(
     ``x`` is reduced to ``train_channels`` with the model's ``input_mode``. If
     ``checkpoint_path`` exists, training resumes from it (or, if that run had finished, only
     the best weights are restored). ``stop_after_epoch=k`` returns right after epoch ``k``'s
-    checkpoint, as if the process had been killed there (to test resuming).
+    checkpoint, as if the process had been killed there (to test resuming). ``run_key`` is
+    stored in the checkpoint; resuming from a checkpoint with another key is refused.
+    With ``config.val_subsets == "all"`` validation averages over every subset the model takes.
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig (see dynconv.config.get_config), "
@@ -119,6 +124,7 @@ def fit(
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    val_subsets = (evaluable_subsets(model) if config.val_subsets == "all" else (subset,))
     ckpt_path = Path(checkpoint_path) if checkpoint_path is not None else None
     t0 = time.perf_counter()
 
@@ -127,7 +133,7 @@ def fit(
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     state = _State(history=[])
     if ckpt_path is not None and ckpt_path.exists():
-        state = _load_checkpoint(ckpt_path, model, optimizer, config, subset)
+        state = _load_checkpoint(ckpt_path, model, optimizer, config, subset, run_key)
     resumed_from = len(state.history)
 
     epochs = tqdm(total=config.max_epochs, initial=resumed_from, desc="epochs",
@@ -137,13 +143,13 @@ def fit(
             if state.finished:
                 break
             row = _run_epoch(model, optimizer, train_loader, val_loader, config, epoch=epoch,
-                             subset=subset, input_mode=input_mode, device=device,
-                             progress=progress)
+                             subset=subset, val_subsets=val_subsets, input_mode=input_mode,
+                             device=device, progress=progress)
             state.history.append(row)
             _update_best(state, model, row, config, epoch_number=epoch + 1)
             state.finished = state.stopped_early or epoch + 1 >= config.max_epochs
             if ckpt_path is not None:
-                _save_checkpoint(ckpt_path, model, optimizer, state, config, subset)
+                _save_checkpoint(ckpt_path, model, optimizer, state, config, subset, run_key)
             epochs.update(1)
             epochs.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch \
@@ -161,7 +167,8 @@ def fit(
 
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Iterable,
                val_loader: Iterable, config: TrainConfig, *, epoch: int, subset: ChannelSubset,
-               input_mode: str, device: torch.device, progress: bool) -> dict[str, float]:
+               val_subsets: Sequence[ChannelSubset], input_mode: str, device: torch.device,
+               progress: bool) -> dict[str, float]:
     """Train one epoch (0-based index ``epoch``), validate, and return the history row."""
     start = time.perf_counter()
     # Every random draw of this epoch (shuffle order, v4's channel dropping, dropout) derives
@@ -198,8 +205,12 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
     if seen == 0:
         raise ConfigError("the training loader yielded no batches")
 
-    val_loss, val_acc = _validate(model, val_loader, subset=subset, input_mode=input_mode,
-                                  device=device)
+    # With config.val_subsets == "all", val_loss/val_acc are means over every subset the model
+    # takes (the same images under each subset, so a plain mean weighs them equally).
+    scores = [_validate(model, val_loader, subset=s, input_mode=input_mode, device=device)
+              for s in val_subsets]
+    val_loss = sum(loss for loss, _ in scores) / len(scores)
+    val_acc = sum(acc for _, acc in scores) / len(scores)
     row = {
         "epoch": epoch + 1,
         "train_loss": loss_sum / seen,
@@ -321,8 +332,9 @@ def _result(state: _State, config: TrainConfig, *, completed: bool, resumed_from
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     state: _State, config: TrainConfig, subset: ChannelSubset) -> None:
-    """Write the checkpoint atomically: a temporary file in the same folder, then os.replace."""
+                     state: _State, config: TrainConfig, subset: ChannelSubset,
+                     run_key: Mapping[str, Any] | None) -> None:
+    """Write the checkpoint atomically (dynconv.fileio)."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "epoch": len(state.history),
@@ -337,15 +349,14 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
         "stopped_early": state.stopped_early,
         "config": config.to_dict(),
         "train_channels": subset.name,
+        # name, num_classes and builder arguments (set by dynconv.zoo.build_model): what
+        # load_model() needs to rebuild the network from this file alone
+        "model_spec": getattr(model, "build_spec", None),
+        # what the caller keyed this run by (dynconv.experiment: config, data and code
+        # digests); a resumed run must have the same
+        "run_key": run_key,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_torch_save(path, payload)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -353,8 +364,29 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def load_model(path: str | os.PathLike, *, best: bool = True) -> nn.Module:
+    """Rebuild the network of a checkpoint written by :func:`fit`, from the file alone.
+
+    The model comes back on the CPU in eval mode with the best epoch's weights (``best=False``:
+    the last epoch's). Raises :class:`ConfigError` for a file that does not say which model it
+    holds (a network not built by :func:`dynconv.zoo.build_model`).
+    """
+    from dynconv.zoo import build_model  # zoo imports the models; train does not need them
+
+    ckpt = load_checkpoint(path)
+    spec = ckpt.get("model_spec")
+    if not spec:
+        raise ConfigError(f"checkpoint {path} does not name its model (it was not built with "
+                          f"dynconv.zoo.build_model); build the model and load_state_dict")
+    model = build_model(spec["name"], num_classes=spec["num_classes"], **spec["kwargs"])
+    weights = ckpt["best_state"] if best and ckpt["best_state"] is not None else ckpt["model"]
+    model.load_state_dict(weights)
+    return model.eval()
+
+
 def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     config: TrainConfig, subset: ChannelSubset) -> _State:
+                     config: TrainConfig, subset: ChannelSubset,
+                     run_key: Mapping[str, Any] | None) -> _State:
     ckpt = load_checkpoint(path)
     if ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{path} is not a dynconv checkpoint of format {CHECKPOINT_FORMAT}; "
@@ -366,6 +398,8 @@ def _load_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
     if ckpt["train_channels"] != subset.name:
         diffs.append(f"train_channels: {ckpt['train_channels']!r} in the checkpoint, "
                      f"{subset.name!r} now")
+    if run_key is not None and ckpt.get("run_key") != dict(run_key):
+        diffs.append("run_key: the checkpoint was keyed by other code, data or settings")
     if diffs:
         raise ConfigError(
             f"checkpoint {path} was written with a different configuration ("

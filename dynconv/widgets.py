@@ -17,8 +17,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dynconv.channels import SUBSET_NAMES, parse_channels
+from dynconv.channels import parse_channels
 from dynconv.plots import figure_to_data_uri, plot_confusion, plot_prediction_grid
+from dynconv.records import Record
+from dynconv.stats import interval_text
+
+NUM_SAMPLES = 16  # sample predictions per panel
+# Plain networks: a missing channel is zero-filled (input_mode "zero").
+ZERO_FILL_MODELS = ("resnet18", "resnet34", "small_k3s1", "small_k7s2")
 
 
 def html_panel(
@@ -56,38 +62,49 @@ def choice_stack(panels: Mapping[str, widgets.Widget], *, description: str) -> w
     return box
 
 
+def sample_indices(n: int, count: int = NUM_SAMPLES) -> list[int]:
+    """``count`` test indices spread evenly over ``0..n-1`` (splits are sorted by class, so the
+    first ``count`` images would all show the same class)."""
+    if n <= count:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (count - 1)) for i in range(count)})
+
+
 def record_panels(
-    record: dict, test_images_uint8, class_names: Sequence[str]
+    record: Record, test_images_uint8, class_names: Sequence[str]
 ) -> dict[str, widgets.HTML]:
-    """One panel per channel subset of a results record: accuracy, confusion matrix, predictions."""
+    """One panel per channel subset of a record: accuracy with its interval, confusion matrix,
+    and sample predictions shown as the model saw them (zero-filled channels at ImageNet's
+    mean for a plain network, absent channels black for a "drop" stem)."""
+    if len(test_images_uint8) != record.num_test:
+        raise ValueError(f"{len(test_images_uint8)} test images given, but {record.label} was "
+                         f"tested on {record.num_test}")
+    fill = "mean" if record.model in ZERO_FILL_MODELS else "black"
+    shown = ("missing channels at ImageNet's mean, as this plain network receives them"
+             if fill == "mean" else "missing channels black: this stem never receives them")
+    index = sample_indices(record.num_test)
     panels = {}
-    # records are stored with sorted keys: show the subsets in the book's order RGB, RG, ..., B
-    names = [name for name in SUBSET_NAMES if name in record["test"]]
-    for subset_name in names:
-        accuracy = record["test"][subset_name]
-        subset = parse_channels(subset_name)
-        samples = record["samples"][subset_name]  # [{"index", "label", "predicted"}, ...]
-        index = np.asarray([s["index"] for s in samples])
-        confusion = plot_confusion(
-            record["confusion"][subset_name],
-            class_names,
-            title=f"{record['model']} on {subset_name}",
-        )
+    for subset_name in record.subsets:
+        low, high = record.interval(subset_name)
+        confusion = plot_confusion(record.confusion(subset_name), class_names,
+                                   title=f"{record.label} on {subset_name}")
         grid = plot_prediction_grid(
-            test_images_uint8[index],
-            [s["label"] for s in samples],
-            [s["predicted"] for s in samples],
+            test_images_uint8[np.asarray(index)],
+            [record.test_labels[i] for i in index],
+            [record.predictions[subset_name][i] for i in index],
             class_names,
-            subset=subset,
+            subset=parse_channels(subset_name),
+            fill=fill,
             columns=4,
         )
-        loss = record["test_loss"][subset_name]
+        accuracy = interval_text(record.test[subset_name], low, high)
         panels[subset_name] = html_panel(
-            title=f"{record['model']} tested on {subset_name}",
+            title=f"{record.label} tested on {subset_name}",
             text=(
-                f"test accuracy <b>{100 * accuracy:.1f}%</b>, loss {loss:.3f} "
-                f"(profile <code>{record['profile']}</code>, data {record['data']['name']}; "
-                "left: row-normalised confusion matrix, right: sample predictions, wrong in red)"
+                f"test accuracy <b>{accuracy}</b> (95% interval), loss "
+                f"{record.test_loss[subset_name]:.3f} (profile <code>{record.profile}</code>, "
+                f"data {record.data['name']}, seed {record.seed}; left: row-normalised "
+                f"confusion matrix, right: sample predictions, wrong in red, {shown})"
             ),
             figures=[confusion, grid],
         )
@@ -95,7 +112,7 @@ def record_panels(
 
 
 def records_explorer(
-    records: Mapping[str, dict], test_images_uint8, class_names: Sequence[str]
+    records: Mapping[str, Record], test_images_uint8, class_names: Sequence[str]
 ) -> widgets.VBox:
     """Choose a model, then a channel subset: two levels of jslinked stacks."""
     per_model = {

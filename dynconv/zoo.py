@@ -27,7 +27,7 @@ from dynconv.resnet import (
 )
 from dynconv.small_net import small_attention_net
 
-__all__ = ["MODEL_NAMES", "build_model", "describe_model", "model_options"]
+__all__ = ["MODEL_NAMES", "build_model", "model_options"]
 
 MODEL_NAMES: tuple[str, ...] = (
     "resnet18",
@@ -52,18 +52,6 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
 }
 
 _FIXED: dict[str, tuple[str, ...]] = {"small_k3s1": ("stem",), "small_k7s2": ("stem",)}
-
-_DESCRIPTIONS: dict[str, str] = {
-    "resnet18": "ResNet18, 3x3/1 stem + maxpool, absent channels zero-filled (baseline)",
-    "resnet34": "ResNet34, 3x3/1 stem + maxpool, absent channels zero-filled (Part II baseline)",
-    "v1": "ResNet18, per-image kernel from a hypernetwork, one fixed channel subset",
-    "v2": "ResNet18, per-image kernel, one hypernetwork per subset size (1, 2, 3)",
-    "v3": "ResNet18, dynamic convolution stem (K=4 kernels, softmax routing, T 30->1)",
-    "v4": "ResNet18, v2 stem + random channel dropping in training (p=0.5)",
-    "small_k3s1": "Small attention net (SAGAN+SE, RRDB), 3x3/1 stem: attention at full size",
-    "small_k7s2": "Small attention net (SAGAN+SE, RRDB), 7x7/2 stem: attention at half size",
-}
-
 
 def _check_name(name: str) -> None:
     if name not in _BUILDERS:
@@ -91,10 +79,8 @@ def build_model(name: str, *, num_classes: int, **kwargs: Any) -> nn.Module:
         raise ConfigError(
             f"Model {name!r} does not take {', '.join(unknown)}; valid options: {choices}."
         )
-    return _BUILDERS[name](num_classes=num_classes, **kwargs)
-
-
-def describe_model(name: str) -> str:
-    """One-line description of the model called ``name`` (for tables)."""
-    _check_name(name)
-    return _DESCRIPTIONS[name]
+    model = _BUILDERS[name](num_classes=num_classes, **kwargs)
+    # What rebuilds this model: fit() stores it in every checkpoint, so that
+    # dynconv.train.load_model(path) needs nothing but the file.
+    model.build_spec = {"name": name, "num_classes": num_classes, "kwargs": dict(kwargs)}
+    return model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,11 @@ from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
 from papermill.translators import PythonTranslator
 
-from dynconv import book, reported, sitecheck, widgets
+import dynconv
+from dynconv import reported, widgets
+from dynconv.booktools import book, sitecheck
 from dynconv.channels import ALL_SUBSETS
+from dynconv.paths import RESULTS_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -55,6 +59,173 @@ def test_chapter_key_changes_with_parameters_and_source(tmp_path):
     assert key != book.chapter_key(nb, {"profile": "full", "data_dir": None})
     nb.write_text('{"cells": []}')
     assert key != book.chapter_key(nb, {"profile": "ci", "data_dir": None})
+
+
+def test_chapter_key_hashes_the_imported_library_without_the_booktools():
+    """The hashed files are those of the imported package (``dynconv.__path__``), not of a
+    repository path, and none of them is build tooling."""
+    package = Path(dynconv.__file__).resolve().parent
+    names = [name for name, _ in book.library_sources()]
+    assert {"__init__.py", "stems.py", "paths.py"} <= set(names)
+    assert not [n for n in names if n.startswith("booktools")], "the build tooling is hashed"
+    assert names == sorted(
+        p.relative_to(package).as_posix() for p in package.rglob("*.py")
+        if p.relative_to(package).parts[0] != "booktools"
+    )
+
+
+def test_editing_the_booktools_keeps_chapter_keys_editing_the_library_changes_them(
+    tmp_path, monkeypatch
+):
+    """On a copy of the package (``dynconv.__path__`` pointed at it): the site check, the
+    Sphinx extension and the build script can change without executing a chapter again; a
+    library module cannot."""
+    copy = tmp_path / "site" / "dynconv"
+    shutil.copytree(Path(dynconv.__file__).resolve().parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(dynconv, "__path__", [str(copy)])
+    nb = tmp_path / "01_x.ipynb"
+    nb.write_text("{}")
+    parameters = {"profile": "ci", "data_dir": None}
+    key = book.chapter_key(nb, parameters)
+    assert all(path.is_relative_to(copy) for _, path in book.library_sources())
+
+    for name in ("sitecheck.py", "sphinxext.py", "book.py", "__init__.py"):
+        with open(copy / "booktools" / name, "a") as f:
+            f.write("\n# edited\n")
+    (copy / "booktools" / "new_tool.py").write_text("X = 1\n")
+    assert book.chapter_key(nb, parameters) == key, "editing the build tooling re-executes"
+
+    with open(copy / "stems.py", "a") as f:
+        f.write("\n# edited\n")
+    edited = book.chapter_key(nb, parameters)
+    assert edited != key, "editing dynconv/stems.py must execute the chapters again"
+    (copy / "new_module.py").write_text("X = 1\n")
+    assert book.chapter_key(nb, parameters) != edited
+
+
+def _fake_book(root: Path, chapters: tuple[str, ...] = ("01_a", "02_b")) -> Path:
+    (root / "notebooks").mkdir(parents=True)
+    (root / "_toc.yml").write_text("root: book/intro\n")
+    for name in chapters:
+        (root / "notebooks" / f"{name}.ipynb").write_text("{}")
+    return root
+
+
+def test_the_book_root_is_found_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO / "notebooks")
+    assert book.find_root() == REPO
+    assert book.BookLayout.find().chapters == REPO / "book" / "chapters"
+    other = _fake_book(tmp_path / "other")
+    assert book.find_root(other) == other.resolve()  # --root wins over the working directory
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(book.BookRootError, match="run from the book's folder or pass --root"):
+        book.find_root()
+    with pytest.raises(book.BookRootError, match="not the book's folder"):
+        book.find_root(tmp_path)
+
+
+@pytest.mark.parametrize("argv", [["execute"], ["vendor"], ["execute", "--profile", "full"]])
+def test_the_command_line_outside_a_book_says_what_to_do(argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        book.main(argv)
+    assert exit_.value.code == 2
+    assert "run from the book's folder or pass --root" in capsys.readouterr().err
+
+
+def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, monkeypatch):
+    """papermill is replaced by a fake that records what a kernel would see."""
+    import papermill
+
+    root = _fake_book(tmp_path / "my book").resolve()
+    calls: list[dict] = []
+
+    def fake_execute(source, output, *, parameters, cwd, **kwargs):
+        calls.append({"chapter": Path(source).stem, "cwd": cwd, "parameters": parameters,
+                      "results": os.environ.get(RESULTS_ENV)})
+        Path(output).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.delenv(RESULTS_ENV, raising=False)
+    monkeypatch.chdir(root / "notebooks")  # a subfolder of the book: the root is found upwards
+
+    runs = book.execute_chapters("ci")
+    assert [c["chapter"] for c in calls] == ["01_a", "02_b"]
+    assert {c["results"] for c in calls} == {str(root / "results")}
+    assert {c["cwd"] for c in calls} == {str(root / "notebooks")}
+    assert calls[0]["parameters"] == {"profile": "ci", "data_dir": None}
+    assert RESULTS_ENV not in os.environ  # set for the kernels only
+    assert [r.reused for r in runs] == [False, False]
+    layout = book.BookLayout(root)
+    assert set(json.loads(layout.keys_file.read_text())) == {"01_a", "02_b"}
+    assert "| 02_b | `ci` |" in layout.build_report.read_text()
+
+    calls.clear()
+    (root / "notebooks" / "02_b.ipynb").write_text('{"cells": []}')
+    monkeypatch.chdir(tmp_path)  # outside the book: --root names it
+    assert book.main(["execute", "--root", str(root)]) == 0
+    assert [c["chapter"] for c in calls] == ["02_b"]  # 01_a unchanged: reused
+
+    calls.clear()
+    monkeypatch.setenv(RESULTS_ENV, "elsewhere")  # an explicit choice is kept, made absolute
+    assert book.main(["--root", str(root), "execute", "--force", "--only", "01_a"]) == 0
+    assert calls == [{"chapter": "01_a", "cwd": str(root / "notebooks"),
+                      "parameters": {"profile": "ci", "data_dir": None},
+                      "results": str(tmp_path.resolve() / "elsewhere")}]
+    assert os.environ[RESULTS_ENV] == "elsewhere"
+
+
+def test_importing_the_library_does_not_import_the_booktools():
+    code = (
+        "import sys\n"
+        "import dynconv, dynconv.experiment, dynconv.zoo, dynconv.train\n"
+        "tools = sorted(m for m in sys.modules if m.startswith('dynconv.booktools'))\n"
+        "assert not tools, tools\n"
+        "assert 'dynconv.stems' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_package_works_installed_without_editable_mode(tmp_path):
+    """``pip install --target`` (a regular, non-editable install of a copy of the sources),
+    then, from a folder outside any book: the library, the build tooling and its digest come
+    from the install, and the tooling asks for the book's folder instead of guessing one."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "dynconv", source / "dynconv",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        check=True, capture_output=True, timeout=120,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import dynconv, dynconv.paths\n"
+        "import dynconv.booktools.book as book\n"
+        f"target = Path({str(target.resolve())!r})\n"
+        "assert Path(dynconv.__file__).resolve().is_relative_to(target), dynconv.__file__\n"
+        "assert Path(book.__file__).resolve().is_relative_to(target), book.__file__\n"
+        "files = [p for _, p in book.library_sources()]\n"
+        "assert files and all(p.resolve().is_relative_to(target) for p in files), files\n"
+        "assert dynconv.paths.find_book_root() is None\n"
+        "book.main(['execute'])\n"  # exits 2 with the message: no book here
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "run from the book's folder or pass --root" in result.stderr
 
 
 def test_choice_stack_switches_panels_in_the_browser_with_jslink():
@@ -120,7 +291,7 @@ def test_sitecheck_serves_a_folder_on_localhost(tmp_path):
 
 
 def test_root_redirect_names_the_favicon_and_the_first_page(tmp_path):
-    from dynconv.sphinxext import write_root_redirect
+    from dynconv.booktools.sphinxext import write_root_redirect
 
     (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=old.html" />')
     page = write_root_redirect(tmp_path, "book/intro.html", "A <book>").read_text()
@@ -140,7 +311,7 @@ def test_root_redirect_requests_nothing_but_the_first_page(tmp_path):
     of 10 loads here, and once in CI; five loads of ours must ask for nothing else."""
     from playwright.sync_api import sync_playwright
 
-    from dynconv.sphinxext import write_root_redirect
+    from dynconv.booktools.sphinxext import write_root_redirect
 
     write_root_redirect(tmp_path, "book/intro.html", "t")
     (tmp_path / "book").mkdir()
@@ -176,12 +347,14 @@ def test_sitecheck_visits_every_page_root_redirect_first(tmp_path):
     assert sitecheck.chapter_pages(tmp_path) == ["book/chapters/01_data.html"]
 
 
-def test_build_report_lists_every_chapter(tmp_path, monkeypatch):
-    monkeypatch.setattr(book, "BUILD_REPORT", tmp_path / "report.md")
+def test_build_report_lists_every_chapter(tmp_path):
+    from dynconv.results import hardware_label
+
     runs = [book.ChapterRun("01_data", 3.0, False, "ci", None, "2026-01-01T00:00:00"),
             book.ChapterRun("02_baseline", 80.0, True, "ci", None, "2026-01-01T00:01:00")]
-    book.write_build_report(runs)
+    book.write_build_report(runs, tmp_path / "report.md")
     text = (tmp_path / "report.md").read_text()
+    assert f", {hardware_label()}, " in text  # the machine, named as results records name it
     assert "| 01_data | `ci` | built-in shapes | 3.0 | yes |" in text
     assert "| 02_baseline | `ci` | built-in shapes | 80.0 | no (reused) |" in text
     assert "83 s" in text  # total of the producing runs

@@ -1,7 +1,8 @@
-"""The list-format loader: parsing, validation, decoding, caching, splits and loaders."""
+"""The list-format loader: parsing, validation, identity, decoding, caching, splits, loaders."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,12 +15,14 @@ from dynconv import data, shapes
 from dynconv.data import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    DataIdentity,
+    data_identity,
     default_cache_dir,
     load_dataset,
     make_loader,
     read_split_list,
 )
-from dynconv.errors import DatasetError
+from dynconv.errors import ConfigError, DatasetError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REAL_LISTS = SHARED / "seed" / "mini-imagenet-lists"
@@ -34,6 +37,39 @@ def _load(root: Path, cache: Path, image_size: int = 8) -> data.DatasetBundle:
 
 def _set_lines(root: Path, split: str, lines: list[str], newline: str = "\n") -> None:
     (root / f"{split}.txt").write_bytes("".join(x + newline for x in lines).encode())
+
+
+def _small_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the built-in dataset tiny (24 classes x 2/1/1 images): generated in a second."""
+    monkeypatch.setattr(shapes, "TRAIN_PER_CLASS", 2)
+    monkeypatch.setattr(shapes, "VAL_PER_CLASS", 1)
+    monkeypatch.setattr(shapes, "TEST_PER_CLASS", 1)
+
+
+def _forbid_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to decode, open or generate an image fails the test."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an image was opened, decoded or generated")
+
+    monkeypatch.setattr(data, "_decode_image", refuse)
+    monkeypatch.setattr(Image, "open", refuse)
+    monkeypatch.setattr(shapes, "generate_shapes_dataset", refuse)
+    monkeypatch.setattr(shapes, "render_shape_image", refuse)
+
+
+def _rewrite_later(path: Path, rgb: tuple[int, int, int]) -> None:
+    """Overwrite the image at ``path`` with a flat colour, as a later write would.
+
+    The new modification time is set one second past the old one, so the test does not depend
+    on the file system's timestamp resolution (two writes within one clock tick).
+    """
+    before = path.stat()
+    with Image.open(path) as img:
+        size = img.size
+    Image.new("RGB", size, rgb).save(path)
+    later = before.st_mtime_ns + 1_000_000_000
+    os.utime(path, ns=(later, later))
 
 
 def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
@@ -168,6 +204,8 @@ def test_mixed_modes_through_the_loader(tmp_path: Path) -> None:
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="does not exist"):
         _load(tmp_path / "nowhere", tmp_path / "cache")
+    with pytest.raises(DatasetError, match="does not exist"):
+        data_identity(tmp_path / "nowhere", image_size=8, cache_dir=tmp_path / "cache")
 
 
 def test_missing_list_file(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
@@ -175,6 +213,8 @@ def test_missing_list_file(tmp_path: Path, tiny_list_dataset: MakeDataset) -> No
     (root / "val.txt").unlink()
     with pytest.raises(DatasetError, match=r"val\.txt is missing"):
         _load(root, tmp_path / "cache")
+    with pytest.raises(DatasetError, match=r"val\.txt is missing"):
+        data_identity(root)
 
 
 @pytest.mark.parametrize(
@@ -191,10 +231,11 @@ def test_unparsable_line_names_file_and_line(
 ) -> None:
     root = tiny_list_dataset()
     _set_lines(root, "train", ["images/c0/train1.png 0", "", line, "images/c1/train0.png 1"])
-    with pytest.raises(DatasetError) as info:
-        _load(root, tmp_path / "cache")
-    message = str(info.value)
-    assert "train.txt, line 3" in message and repr(line) in message and hint in message
+    for attempt in (lambda: _load(root, tmp_path / "cache"), lambda: data_identity(root)):
+        with pytest.raises(DatasetError) as info:
+            attempt()
+        message = str(info.value)
+        assert "train.txt, line 3" in message and repr(line) in message and hint in message
 
 
 @pytest.mark.parametrize(
@@ -218,6 +259,8 @@ def test_missing_image_is_reported_before_decoding(
     assert "1 image file(s)" in str(info.value)
     assert "val.txt line 2: images/c1/val0.png" in str(info.value)
     assert calls == []  # nothing decoded
+    with pytest.raises(DatasetError, match="val.txt line 2: images/c1/val0.png"):
+        data_identity(root)
 
 
 def test_undecodable_image_names_the_file(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
@@ -296,6 +339,125 @@ def test_corrupt_cache_is_rebuilt(
     assert len(calls) == 8 and torch.equal(again.train.images, bundle.train.images)
 
 
+def test_builtin_generator_version_bump_regenerates_and_rebuilds_the_cache(
+    tmp_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_builtin(monkeypatch)
+    old_identity = data_identity(None, image_size=16)
+    old = load_dataset(None, image_size=16, progress=False)
+    assert old.fingerprint == old_identity.fingerprint and old.cache_path is not None
+    assert old.identity == old_identity
+
+    # A new generator: its version is bumped and it draws other pixels (here: inverted ones).
+    real_render = shapes.render_shape_image
+
+    def new_render(rng: np.random.Generator, shape: str, colour: str) -> tuple:
+        image, mask = real_render(rng, shape, colour)
+        return 255 - image, mask
+
+    monkeypatch.setattr(shapes, "render_shape_image", new_render)
+    monkeypatch.setattr(shapes, "GENERATOR_VERSION", shapes.GENERATOR_VERSION + 1)
+    new_identity = data_identity(None, image_size=16)
+    assert new_identity.fingerprint != old_identity.fingerprint
+    assert new_identity.root == old_identity.root == tmp_cache / "builtin-shapes-seed0"
+
+    calls = _count_decodes(monkeypatch)
+    new = load_dataset(None, image_size=16, progress=False)
+    assert new.fingerprint == new_identity.fingerprint
+    assert len(calls) == 24 * 4  # the folder was regenerated and every image decoded again
+    assert new.cache_path == old.cache_path
+    stored = torch.load(new.cache_path, map_location="cpu", weights_only=True)
+    assert stored["fingerprint"] == new_identity.fingerprint  # cache rewritten
+    # The new pixels, not the cached old ones (inversion commutes with bilinear resizing up
+    # to rounding, so allow one grey level).
+    assert not torch.equal(new.train.images, old.train.images)
+    diff = new.train.images.int() - (255 - old.train.images.int())
+    assert diff.abs().max() <= 1
+
+
+def test_rewritten_image_changes_the_fingerprint_and_the_pixels(
+    tmp_path: Path, tiny_list_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tiny_list_dataset()
+    cache = tmp_path / "cache"
+    first = _load(root, cache)
+    assert first.test.images[0, :, 0, 0].tolist() != [1, 2, 3]
+
+    _rewrite_later(root / "images" / "c0" / "test0.png", (1, 2, 3))  # list files untouched
+    identity = data_identity(root, image_size=8, cache_dir=cache)
+    assert identity.fingerprint != first.fingerprint
+
+    calls = _count_decodes(monkeypatch)
+    second = _load(root, cache)
+    assert len(calls) == 8  # the stale cache was not used
+    assert second.fingerprint == identity.fingerprint
+    assert second.test.images[0, :, 0, 0].tolist() == [1, 2, 3]
+    assert torch.equal(second.train.images, first.train.images)  # the rest is unchanged
+
+
+def test_touch_forces_a_rebuild(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
+    root = tiny_list_dataset()
+    before = data_identity(root, image_size=8).fingerprint
+    assert data_identity(root, image_size=8).fingerprint == before  # stable
+    image = root / "images" / "c1" / "train1.png"
+    mtime = image.stat().st_mtime_ns + 1
+    os.utime(image, ns=(mtime, mtime))  # same bytes, newer modification time
+    assert data_identity(root, image_size=8).fingerprint != before
+    assert len({data_identity(root, image_size=n).fingerprint for n in (8, 16)}) == 2
+
+
+def test_data_identity_decodes_nothing(
+    tmp_path: Path, tiny_list_dataset: MakeDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tiny_list_dataset()
+    _forbid_decoding(monkeypatch)
+    cache = tmp_path / "cache"
+
+    builtin = data_identity(None, image_size=32, cache_dir=cache)
+    assert builtin.name == "builtin-shapes" and builtin.image_size == 32
+    assert builtin.root == cache / "builtin-shapes-seed0"
+    assert len(builtin.fingerprint) == 64
+    assert not cache.exists()  # the built-in dataset was not generated (nor anything else)
+
+    folder = data_identity(root, image_size=8, cache_dir=cache)
+    assert folder == DataIdentity("tiny", root, 8, folder.fingerprint)
+    assert len(folder.fingerprint) == 64
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("kind", ["builtin", "folder"])
+def test_identity_is_what_load_dataset_uses(
+    kind: str,
+    tmp_cache: Path,
+    tiny_list_dataset: MakeDataset,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _small_builtin(monkeypatch)
+    data_dir = None if kind == "builtin" else tiny_list_dataset()
+    identity = data_identity(data_dir, image_size=8)
+    bundle = load_dataset(data_dir, image_size=8, progress=False)
+    assert bundle.fingerprint == identity.fingerprint
+    assert bundle.identity == identity
+    assert data_identity(data_dir, image_size=8) == identity  # loading did not change it
+    assert bundle.cache_path is not None
+    stored = torch.load(bundle.cache_path, map_location="cpu", weights_only=True)
+    assert stored["fingerprint"] == identity.fingerprint
+
+
+def test_bad_sizes_raise_config_error(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
+    root = tiny_list_dataset()
+    for size in (0, -3, 2.5, True):
+        with pytest.raises(ConfigError, match="image_size must be an integer >= 1"):
+            data_identity(root, image_size=size)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match="image_size must be an integer >= 1"):
+            _load(root, tmp_path / "cache", image_size=size)  # type: ignore[arg-type]
+    train = _load(root, tmp_path / "cache").train
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1"):
+        make_loader(train, batch_size=0, shuffle=False)
+    with pytest.raises(ConfigError, match="n must be an integer >= 1"):
+        train.subset_per_class(0)
+
+
 def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DYNCONV_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"
@@ -337,9 +499,7 @@ def test_describe(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
 def test_builtin_dataset_through_the_same_loader(
     tmp_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(shapes, "TRAIN_PER_CLASS", 2)
-    monkeypatch.setattr(shapes, "VAL_PER_CLASS", 1)
-    monkeypatch.setattr(shapes, "TEST_PER_CLASS", 1)
+    _small_builtin(monkeypatch)
     bundle = load_dataset(None, image_size=16, progress=False)
     assert bundle.name == "builtin-shapes" and bundle.num_classes == 24
     assert bundle.root == tmp_cache / "builtin-shapes-seed0"

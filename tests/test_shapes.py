@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,9 +81,89 @@ def test_ensure_generates_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert [p.name for p in tmp_path.iterdir()] == ["builtin-shapes-seed5"]
 
 
+def test_sizes_give_honest_test_intervals() -> None:
+    assert shapes.GENERATOR_VERSION >= 2  # 2: 100 test images per class
+    assert (shapes.TRAIN_PER_CLASS, shapes.VAL_PER_CLASS) == (200, 40)
+    assert shapes.TEST_PER_CLASS >= 100
+    n = len(shapes.BUILTIN_CLASS_NAMES) * shapes.TEST_PER_CLASS
+    assert (0.25 / n) ** 0.5 < 0.0105  # the binomial standard error is at most about 1 point
+    assert shapes.builtin_counts() == {"train": 200, "val": 40, "test": shapes.TEST_PER_CLASS}
+
+
+def test_generator_json_records_the_spec(tmp_path: Path) -> None:
+    root = shapes.generate_shapes_dataset(tmp_path / "d", seed=7, **SMALL)
+    info = json.loads((root / "generator.json").read_text())
+    spec = shapes.generator_spec(7, {"train": 2, "val": 1, "test": 1})
+    assert info == spec
+    assert info["generator_version"] == shapes.GENERATOR_VERSION and info["seed"] == 7
+    assert json.loads(json.dumps(spec)) == spec  # JSON-plain: compares equal after a round trip
+
+
+def test_folder_of_another_generator_is_regenerated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shapes, "TRAIN_PER_CLASS", 1)
+    monkeypatch.setattr(shapes, "VAL_PER_CLASS", 1)
+    monkeypatch.setattr(shapes, "TEST_PER_CLASS", 1)
+    folder = shapes.ensure_builtin_dataset(tmp_path, seed=0, progress=False)
+    counts = {"train": 1, "val": 1, "test": 1}
+    # What generator version 1 wrote: regenerated although seed and counts match.
+    old = {"generator_version": 1, "seed": 0, "per_class": counts}
+    (folder / "generator.json").write_text(json.dumps(old))
+    assert shapes.ensure_builtin_dataset(tmp_path, seed=0, progress=False) == folder
+    assert json.loads((folder / "generator.json").read_text()) == shapes.generator_spec(0, counts)
+
+    # A drawing constant that changes pixels changes the spec, so the folder is rebuilt too.
+    png = folder / "images" / "red_circle" / "0000.png"
+    before = png.read_bytes()
+    monkeypatch.setattr(shapes, "_NOISE_STD", 0.0)
+    shapes.ensure_builtin_dataset(tmp_path, seed=0, progress=False)
+    assert png.read_bytes() != before
+    assert json.loads((folder / "generator.json").read_text())["noise_std"] == 0.0
+    assert [p.name for p in tmp_path.iterdir()] == ["builtin-shapes-seed0"]
+
+
+def test_builtin_dataset_dir_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert shapes.builtin_dataset_dir(tmp_path / "c", seed=3) == (
+        tmp_path / "c" / "builtin-shapes-seed3"
+    )
+    monkeypatch.setenv("DYNCONV_CACHE_DIR", str(tmp_path / "env"))
+    assert shapes.builtin_dataset_dir() == tmp_path / "env" / "builtin-shapes-seed0"
+    assert not list(tmp_path.iterdir())
+
+
+def test_shapes_does_not_import_data() -> None:
+    """No import cycle: ``dynconv.shapes`` (and what it imports) never loads ``dynconv.data``.
+
+    The package's ``__init__`` imports ``dynconv.data`` for its public API, so the subprocess
+    registers a bare ``dynconv`` package (same folder, no ``__init__`` code) before importing
+    ``dynconv.shapes``: what is then loaded is what shapes itself pulls in.
+    """
+    package_dir = str(Path(shapes.__file__).resolve().parent)
+    code = (
+        "import sys, types\n"
+        "package = types.ModuleType('dynconv')\n"
+        f"package.__path__ = [{package_dir!r}]\n"
+        "sys.modules['dynconv'] = package\n"
+        "import dynconv.shapes\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('dynconv'))\n"
+        "assert 'dynconv.shapes' in loaded, loaded\n"
+        "assert 'dynconv.data' not in loaded, loaded\n"
+        "print(' '.join(loaded))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "dynconv.paths" in done.stdout.split()
+
+
 def test_bad_arguments(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="positive integer"):
+    with pytest.raises(ConfigError, match="train_per_class must be an integer >= 1"):
         shapes.generate_shapes_dataset(tmp_path / "x", train_per_class=0)
+    with pytest.raises(ConfigError, match="test_per_class must be an integer >= 1"):
+        shapes.generate_shapes_dataset(tmp_path / "x", test_per_class=True)  # type: ignore[arg-type]
+    assert not (tmp_path / "x").exists()
     (tmp_path / "exists").mkdir()
     with pytest.raises(ConfigError, match="already exists"):
         shapes.generate_shapes_dataset(tmp_path / "exists")

@@ -1,5 +1,7 @@
 """A small Sphinx extension for the book's site (listed in _config.yml, `extra_extensions`).
 
+Build tooling, not part of the library (see :mod:`dynconv.booktools`).
+
 - Removes script tags that appear twice on a page. Jupyter Book 1 with sphinx-thebe emits the
   thebe configuration script twice, and the second copy throws "Identifier 'THEBE_JS_URL' has
   already been declared" in the browser console (found by `make check-site`).

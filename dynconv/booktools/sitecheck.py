@@ -1,4 +1,8 @@
-"""Check the built site in a real browser: `python -m dynconv.sitecheck _build/html`.
+"""Check the built site in a real browser: `python -m dynconv.booktools.sitecheck _build/html`.
+
+Build tooling, not part of the library (see :mod:`dynconv.booktools`); `make check-site` runs it.
+Without a site argument it checks ``_build/html`` of the book found from the working directory
+upwards (or named with ``--root``).
 
 Serves the site on 127.0.0.1, opens every page (the root redirect, the prose pages, every
 chapter, the index and search pages) in headless Chromium (Debian's
@@ -139,13 +143,33 @@ def check_explorer(page, screenshot: Path | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dynconv.sitecheck")
-    parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
+    """The command line; returns 0 when every page passes, 1 otherwise."""
+    parser = argparse.ArgumentParser(prog="python -m dynconv.booktools.sitecheck")
+    parser.add_argument(
+        "site",
+        type=Path,
+        nargs="?",
+        default=None,
+        help="the built site (default: _build/html of the book's folder)",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="the book's folder (default: found from the working directory upwards)",
+    )
     parser.add_argument("--screenshot", type=Path, default=None)
     parser.add_argument(
         "--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser")
     )
     args = parser.parse_args(argv)
+    if args.site is None:
+        from dynconv.booktools.book import BookRootError, find_root
+
+        try:
+            args.site = find_root(args.root) / "_build" / "html"
+        except BookRootError as error:
+            parser.error(str(error))
     if not (args.site / "index.html").exists():
         parser.error(f"{args.site}/index.html not found: run `make book` first")
     if not args.chromium:

@@ -1,0 +1,382 @@
+"""Build the book: execute the chapter notebooks, vendor the site's JavaScript, report timings.
+
+Build tooling, not part of the library (see :mod:`dynconv.booktools`). `make book` calls this
+module in three steps, from the book's root folder::
+
+    python -m dynconv.booktools.book execute --profile ci [--data-dir DIR]  # -> book/chapters/
+    python -m dynconv.booktools.book vendor             # require.js, widget manager, MathJax
+    jupyter-book build . -W -n --keep-going             # render only (execute_notebooks: off)
+
+The book is the nearest folder, from the working directory upwards, that holds ``_toc.yml`` and
+``notebooks/`` (:func:`dynconv.paths.find_book_root`); ``--root PATH`` names it instead. Nothing
+is located relative to where ``dynconv`` is installed, so the tools work the same from an
+editable checkout and from a wheel.
+
+Execution is skipped for a chapter whose source notebook, library sources and parameters are
+unchanged since its last successful run (a key stored in ``book/chapters/.build-keys.json``), so a
+second ``make book`` with nothing changed only re-renders. The library sources are the ``*.py``
+files of the imported ``dynconv`` package, without this ``booktools`` subpackage: editing the
+build tooling or the site check does not execute the chapters again. Experiments inside a chapter
+are cached separately by their configuration (see :mod:`dynconv.experiment`). A failing cell fails
+the build. The chapters' kernels get ``DYNCONV_RESULTS_DIR=<book root>/results``, unless the
+variable is already set (then its value, made absolute).
+
+Nothing here is downloaded at run time except the vendored npm packages, fetched once from the npm
+registry with ``npm pack`` and kept in ``book/_static/vendor`` (ignored by git).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import dynconv
+from dynconv.fileio import atomic_write_json, atomic_write_text, read_json
+from dynconv.paths import BOOK_ROOT_MARKERS, RESULTS_ENV, find_book_root
+
+# This subpackage's folder name inside `dynconv`: its sources are not part of a chapter's key.
+TOOLS_SUBPACKAGE = "booktools"
+
+# npm packages vendored into the site (name, version, files to keep: tarball path -> vendor path).
+VENDORED_PACKAGES = {
+    "requirejs": ("2.3.8", {"package/require.js": "require.js"}),
+    "@jupyter-widgets/html-manager": ("1.0.15", {"package/dist/": "html-manager/"}),
+    "mathjax": (
+        "3.2.2",
+        {
+            "package/es5/tex-chtml.js": "mathjax/tex-chtml.js",
+            "package/es5/output/": "mathjax/output/",
+        },
+    ),
+}
+
+
+class BookRootError(FileNotFoundError):
+    """No book root: neither found upwards from the working directory nor given correctly."""
+
+
+def find_root(root: str | os.PathLike | None = None) -> Path:
+    """The book's root folder: ``root`` if given (it must hold ``_toc.yml`` and ``notebooks/``),
+    else the nearest such folder at or above the working directory.
+
+    Raises :class:`BookRootError` when there is none.
+    """
+    if root is not None:
+        path = Path(root).expanduser().resolve()
+        missing = [marker for marker in BOOK_ROOT_MARKERS if not (path / marker).exists()]
+        if missing:
+            raise BookRootError(
+                f"--root {path} is not the book's folder: it has no {' and no '.join(missing)}"
+            )
+        return path
+    found = find_book_root()
+    if found is None:
+        raise BookRootError(
+            f"no book found in {Path.cwd()} or above it (a folder holding "
+            f"{' and '.join(BOOK_ROOT_MARKERS)}): run from the book's folder or pass --root"
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class BookLayout:
+    """Where the build reads and writes, every path under the book's root."""
+
+    root: Path
+
+    @classmethod
+    def find(cls, root: str | os.PathLike | None = None) -> BookLayout:
+        """The layout of the book at ``root``, or of the one found from the working directory."""
+        return cls(find_root(root))
+
+    @property
+    def notebooks(self) -> Path:
+        """The chapter sources (outputs stripped)."""
+        return self.root / "notebooks"
+
+    @property
+    def chapters(self) -> Path:
+        """The executed chapters, which Jupyter Book renders."""
+        return self.root / "book" / "chapters"
+
+    @property
+    def vendor(self) -> Path:
+        """The vendored JavaScript of the site."""
+        return self.root / "book" / "_static" / "vendor"
+
+    @property
+    def build_report(self) -> Path:
+        """The build report page."""
+        return self.root / "book" / "build-report.md"
+
+    @property
+    def keys_file(self) -> Path:
+        """Each chapter's key at its last successful run."""
+        return self.chapters / ".build-keys.json"
+
+    @property
+    def times_file(self) -> Path:
+        """Each chapter's last successful run (a :class:`ChapterRun` as a dict)."""
+        return self.chapters / "build-times.json"
+
+    @property
+    def results(self) -> Path:
+        """The results folder the chapters' kernels are given (``DYNCONV_RESULTS_DIR``)."""
+        return self.root / "results"
+
+
+@dataclass(frozen=True)
+class ChapterRun:
+    """What happened to one chapter in this build."""
+
+    name: str
+    seconds: float  # execution wall time of the run that produced the page
+    reused: bool  # True: nothing changed since that run, so it was not executed again
+    profile: str
+    data_dir: str | None
+    finished: str  # ISO time the producing run finished
+
+
+def library_sources() -> list[tuple[str, Path]]:
+    """The library's sources as ``(path inside the package, file)``, sorted: every ``*.py`` of
+    the imported ``dynconv`` package (found through ``dynconv.__path__``, wherever it is
+    installed), without the ``booktools`` subpackage."""
+    files: dict[str, Path] = {}
+    for base in map(Path, dynconv.__path__):
+        for path in base.rglob("*.py"):
+            relative = path.relative_to(base)
+            if relative.parts[0] == TOOLS_SUBPACKAGE:
+                continue
+            files.setdefault(relative.as_posix(), path)
+    return sorted(files.items())
+
+
+def sources_digest() -> str:
+    """A hash of :func:`library_sources`: names and contents."""
+    digest = hashlib.sha256()
+    for name, path in library_sources():
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def chapter_key(notebook: Path, parameters: dict, *, sources: str | None = None) -> str:
+    """A key that changes when the chapter, the library or the parameters change.
+
+    ``sources`` is :func:`sources_digest`, computed when not given (pass it to hash the
+    library once for many chapters).
+    """
+    digest = hashlib.sha256(Path(notebook).read_bytes())
+    digest.update((sources if sources is not None else sources_digest()).encode())
+    digest.update(json.dumps(parameters, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def _load_json(path: Path) -> dict:
+    return read_json(path) if path.exists() else {}
+
+
+@contextmanager
+def _results_env(results: Path) -> Iterator[Path]:
+    """Give the kernels started inside (they inherit this process's environment)
+    ``DYNCONV_RESULTS_DIR=results``, or the caller's own value made absolute (the kernels run
+    in ``notebooks/``); restore the environment after. Yields the folder the chapters use."""
+    previous = os.environ.get(RESULTS_ENV)
+    chosen = Path(previous).expanduser().resolve() if previous else results
+    os.environ[RESULTS_ENV] = str(chosen)
+    try:
+        yield chosen
+    finally:
+        if previous is None:
+            os.environ.pop(RESULTS_ENV, None)
+        else:
+            os.environ[RESULTS_ENV] = previous
+
+
+def execute_chapters(
+    profile: str = "ci",
+    data_dir: str | None = None,
+    *,
+    only: list[str] | None = None,
+    force: bool = False,
+    root: str | os.PathLike | None = None,
+) -> list[ChapterRun]:
+    """Execute every chapter notebook in order with papermill, skipping unchanged ones.
+
+    ``root`` is the book's folder (default: found from the working directory).
+    """
+    layout = BookLayout.find(root)
+    import papermill  # imported here: the `book` extra is not needed by the library
+
+    if data_dir is not None:
+        data_dir = str(Path(data_dir).expanduser().resolve())
+    parameters = {"profile": profile, "data_dir": data_dir}
+    notebooks = sorted(layout.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        notebooks = [nb for nb in notebooks if nb.stem in only]
+    layout.chapters.mkdir(parents=True, exist_ok=True)
+    keys, times = _load_json(layout.keys_file), _load_json(layout.times_file)
+    sources = sources_digest()
+    runs = []
+    with _results_env(layout.results) as results:
+        for notebook in notebooks:
+            output = layout.chapters / notebook.name
+            key = chapter_key(notebook, parameters, sources=sources)
+            unchanged = keys.get(notebook.stem) == key and notebook.stem in times
+            if not force and output.exists() and unchanged:
+                runs.append(ChapterRun(**{**times[notebook.stem], "reused": True}))
+                print(f"[book] {notebook.stem}: unchanged, reusing the executed copy")
+                continue
+            print(
+                f"[book] {notebook.stem}: executing "
+                f"(profile={profile}, data={data_dir or 'built-in'})"
+            )
+            start = time.perf_counter()
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name="python3",
+                cwd=str(layout.notebooks),
+                progress_bar=False,
+            )
+            run = ChapterRun(
+                name=notebook.stem,
+                seconds=round(time.perf_counter() - start, 1),
+                reused=False,
+                profile=profile,
+                data_dir=data_dir,
+                finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            )
+            keys[notebook.stem] = key
+            times[notebook.stem] = asdict(run)
+            atomic_write_json(layout.keys_file, keys)
+            atomic_write_json(layout.times_file, times)
+            runs.append(run)
+            print(f"[book] {notebook.stem}: done in {run.seconds:.0f} s (results in {results})")
+    write_build_report(runs, layout.build_report)
+    return runs
+
+
+def write_build_report(runs: list[ChapterRun], path: str | os.PathLike) -> Path:
+    """Write the build report (``book/build-report.md``) to ``path``: each chapter's execution
+    time and what produced it."""
+    import torch
+
+    from dynconv.results import hardware_label
+
+    lines = [
+        "# Build report",
+        "",
+        "This page is generated by `make book` (`python -m dynconv.booktools.book execute`). It",
+        "lists how long each chapter took to execute in the run that produced its page. A chapter",
+        "marked *reused* was not executed again because neither it, the `dynconv` library nor the",
+        "parameters changed since that run.",
+        "",
+        f"- Machine of this build: {platform.node() or 'unknown'}, {hardware_label()}, "
+        f"{os.cpu_count()} logical cores; Python {platform.python_version()}, "
+        f"torch {torch.__version__}.",
+        f"- Total execution time of the producing runs: {sum(r.seconds for r in runs):.0f} s.",
+        "",
+        "| chapter | profile | data | execution time (s) | executed in this build | finished |",
+        "|---|---|---|---:|---|---|",
+    ]
+    for run in runs:
+        data = run.data_dir or "built-in shapes"
+        fresh = "no (reused)" if run.reused else "yes"
+        cells = [run.name, f"`{run.profile}`", data, f"{run.seconds:.1f}", fresh, run.finished]
+        lines.append("| " + " | ".join(cells) + " |")
+    return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def vendor_javascript(target: str | os.PathLike) -> None:
+    """Fetch require.js, the widget HTML manager and MathJax from the npm registry into
+    ``target`` (the book's ``book/_static/vendor``), once."""
+    target = Path(target)
+    for package, (version, files) in VENDORED_PACKAGES.items():
+        marker = target / f".{package.replace('/', '_')}-{version}"
+        if marker.exists():
+            continue
+        if shutil.which("npm") is None:
+            raise RuntimeError(
+                "`npm` is needed once to vendor the site's JavaScript (require.js, "
+                "@jupyter-widgets/html-manager, mathjax) so the site works offline. "
+                "Install Node.js."
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                ["npm", "pack", "--silent", f"{package}@{version}"],
+                cwd=tmp,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            (tarball,) = Path(tmp).glob("*.tgz")
+            with tarfile.open(tarball) as archive:
+                for member in archive.getmembers():
+                    for prefix, dest in files.items():
+                        if member.isfile() and member.name.startswith(prefix):
+                            out = target / (dest + member.name[len(prefix) :])
+                            out.parent.mkdir(parents=True, exist_ok=True)
+                            with archive.extractfile(member) as src:
+                                out.write_bytes(src.read())
+        marker.touch()
+        print(f"[book] vendored {package}@{version} into {target}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``execute`` or ``vendor``, on the book found from the working
+    directory or named with ``--root``."""
+    root_help = "the book's folder (default: found from the working directory upwards)"
+    parser = argparse.ArgumentParser(
+        prog="python -m dynconv.booktools.book", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--root", type=Path, default=None, help=root_help)
+    # also accepted after the command; SUPPRESS keeps a --root given before it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=argparse.SUPPRESS, help=root_help)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser(
+        "execute", parents=[common], help="execute the chapter notebooks with papermill"
+    )
+    ex.add_argument("--profile", default="ci", choices=["ci", "full"])
+    ex.add_argument("--data-dir", default=None, help="a dataset folder in the original list format")
+    ex.add_argument("--only", nargs="*", help="chapter names, e.g. 01_data")
+    ex.add_argument("--force", action="store_true", help="execute even unchanged chapters")
+    sub.add_parser(
+        "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry"
+    )
+    args = parser.parse_args(argv)
+    try:
+        layout = BookLayout.find(args.root)
+    except BookRootError as error:
+        parser.error(str(error))
+    if args.command == "execute":
+        if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
+            parser.error(f"--data-dir {args.data_dir!r} is not a folder")
+        execute_chapters(
+            args.profile,
+            args.data_dir or None,
+            only=args.only,
+            force=args.force,
+            root=layout.root,
+        )
+    else:
+        vendor_javascript(layout.vendor)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

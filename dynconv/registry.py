@@ -1,0 +1,171 @@
+"""Every experiment of the book, declared once, by name.
+
+Chapters never spell out a model's arguments or a profile's exceptions: they ask for an
+experiment by name (``ch.run("v4-sample")``), and this module says what that is. A chapter that
+compares with an earlier chapter's model asks for the same name and gets the same stored
+record (:mod:`dynconv.experiment` keys records by everything that determines them).
+
+Per-profile choices are *data* of an experiment, not branches in a chapter:
+
+* Part II trains with batch 16 under ``full`` (as the original) and at most 4 epochs under
+  ``ci`` (the attention network costs about 55 s an epoch at 32 px on a 2-core CPU);
+* v3 anneals its temperature 30 -> 1 over 10 epochs (Chen et al.) under ``full`` and over the
+  first 3 of the 6 epochs under ``ci``, so that it reaches 1 within the run;
+* v4 is validated (early stopping, best epoch) on the mean over all seven subsets, because it is
+  meant to serve every subset; the original selected it on RGB.
+
+``num_seeds`` runs an experiment with seeds ``seed, seed + 1, ...``: the zero-fill control and
+the dynamic layer with the best subset accuracy are repeated so that the book can show how far a
+result moves from seed to seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from dynconv.channels import parse_channels
+from dynconv.config import TrainConfig, get_config
+from dynconv.errors import ConfigError
+from dynconv.zoo import MODEL_NAMES, model_options
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment: a model, its builder arguments, its training channels and settings."""
+
+    # Stable identifier; the record file starts with it ("v4-sample-seed42-...").
+    name: str
+    # What tables and plots call it.
+    label: str
+    # A dynconv.zoo model name.
+    model: str
+    # build_model keyword arguments for every profile.
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # Channels it is trained (and, with val_subsets="train", validated) on.
+    train_channels: str = "RGB"
+    # TrainConfig fields for every profile.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Profile name -> TrainConfig fields (applied after `overrides`).
+    profile_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Profile name -> build_model arguments (applied after `model_kwargs`).
+    profile_model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # How many seeds the book runs (seed, seed + 1, ...).
+    num_seeds: int = 1
+    # One sentence on why the experiment is in the book.
+    purpose: str = ""
+
+    def __post_init__(self) -> None:
+        # frozen dataclass: normalise through object.__setattr__ (read-only mappings)
+        for name in ("model_kwargs", "overrides"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        for name in ("profile_overrides", "profile_model_kwargs"):
+            value = {p: _frozen(m) for p, m in (getattr(self, name) or {}).items()}
+            object.__setattr__(self, name, MappingProxyType(value))
+        object.__setattr__(self, "train_channels", parse_channels(self.train_channels).name)
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"experiment {self.name!r}: unknown model {self.model!r}; "
+                              f"valid: {', '.join(MODEL_NAMES)}")
+        options = set(model_options(self.model))
+        kwargs = [*self.model_kwargs, *(k for m in self.profile_model_kwargs.values() for k in m)]
+        unknown = sorted(set(kwargs) - options)
+        if unknown:
+            raise ConfigError(f"experiment {self.name!r}: {self.model} does not take "
+                              f"{', '.join(unknown)}; valid: {', '.join(sorted(options))}")
+        if self.num_seeds < 1:
+            raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
+
+    def config(self, profile: str | TrainConfig = "ci", **overrides: Any) -> TrainConfig:
+        """The TrainConfig this experiment trains with under ``profile`` (plus ``overrides``)."""
+        base = get_config(profile)
+        fields = {**self.overrides, **self.profile_overrides.get(base.profile, {}), **overrides}
+        return get_config(base, **fields)
+
+    def build_kwargs(self, profile: str) -> dict[str, Any]:
+        """build_model keyword arguments under ``profile``."""
+        return {**self.model_kwargs, **self.profile_model_kwargs.get(profile, {})}
+
+    def seeds(self, profile: str | TrainConfig = "ci") -> list[int]:
+        """The seeds the book runs: the profile's seed and the next ``num_seeds - 1``."""
+        first = self.config(profile).seed
+        return [first + i for i in range(self.num_seeds)]
+
+
+def _specs(*specs: ExperimentSpec) -> Mapping[str, ExperimentSpec]:
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"experiment names declared twice: {', '.join(duplicates)}")
+    return MappingProxyType({s.name: s for s in specs})
+
+
+# Part II's shared per-profile settings (see the module docstring).
+_PART2 = {"full": {"batch_size": 16}, "ci": {"max_epochs": 4}}
+
+EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
+    # ---- Part I: a first layer for any channel subset (chapters 2-7)
+    ExperimentSpec(
+        "resnet18", "ResNet18 (zero-fill)", "resnet18", num_seeds=3,
+        purpose="The control: a plain ResNet18 trained on RGB, missing channels zero-filled.",
+    ),
+    ExperimentSpec("v1", "v1", "v1", purpose="A kernel generated per image, RGB only."),
+    ExperimentSpec(
+        "v2", "v2", "v2",
+        purpose="One kernel generator per subset size, trained on RGB only.",
+    ),
+    ExperimentSpec(
+        "v3", "v3", "v3",
+        profile_model_kwargs={"ci": {"anneal_epochs": 3}},
+        purpose="Dynamic convolution: attention over a kernel bank sliced by channel.",
+    ),
+    ExperimentSpec(
+        "v4-batch", "v4 per batch", "v4",
+        model_kwargs={"drop_mode": "batch"}, overrides={"val_subsets": "all"},
+        purpose="v2 trained with random channel dropping, one subset per batch.",
+    ),
+    ExperimentSpec(
+        "v4-sample", "v4 per sample", "v4",
+        model_kwargs={"drop_mode": "sample"}, overrides={"val_subsets": "all"}, num_seeds=3,
+        purpose="v2 trained with random channel dropping, one subset per image.",
+    ),
+    # ---- Part II: a small network against ResNet34 (chapter 9)
+    ExperimentSpec(
+        "resnet34", "ResNet34", "resnet34", profile_overrides=_PART2,
+        purpose="Part II's reference network.",
+    ),
+    ExperimentSpec(
+        "small-k3s1", "small k3s1", "small_k3s1", profile_overrides=_PART2,
+        purpose="The small attention network with the 3x3/1 stem (attention at full size).",
+    ),
+    ExperimentSpec(
+        "small-k7s2", "small k7s2", "small_k7s2", profile_overrides=_PART2,
+        purpose="The small attention network with the 7x7/2 stem (attention at half size).",
+    ),
+)
+
+# The chapters' groups, in the order the book introduces them.
+PART1: tuple[str, ...] = ("resnet18", "v1", "v2", "v3", "v4-batch", "v4-sample")
+PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2")
+# The dynamic first layers (Part I minus the control).
+DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
+
+
+def get_experiment(name: str | ExperimentSpec) -> ExperimentSpec:
+    """The experiment called ``name``; unknown names raise ConfigError with the valid ones."""
+    if isinstance(name, ExperimentSpec):
+        return name
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}"
+                          ) from None
+
+
+def label(name: str) -> str:
+    """The table label of experiment ``name``."""
+    return get_experiment(name).label

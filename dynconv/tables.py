@@ -1,0 +1,262 @@
+"""The tables and sentences the chapters show, as small pure functions of records.
+
+Every function here takes :class:`~dynconv.records.Record` values (or plain numbers) and returns
+a DataFrame or a string: nothing is trained, displayed or read from disk, so each is tested on
+hand-made records (``tests/test_tables.py``). :mod:`dynconv.chapter` displays them.
+
+Honest numbers, in three habits:
+
+* every accuracy is shown with its 95% Wilson interval (:func:`accuracy_intervals`);
+* every comparison of two models is a paired test on the same test images, and its sentence
+  says "within noise" when McNemar's exact test does not find the difference at 5%
+  (:func:`comparison_sentence`);
+* where an experiment was repeated over seeds, a difference is called one only when it also
+  exceeds the seed-to-seed spread (:func:`seed_table`, ``seed_spread=``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dynconv.channels import RGB, SUBSET_NAMES
+from dynconv.config import resolve_device
+from dynconv.records import Record, paired_tests
+from dynconv.results import hardware_label
+from dynconv.stats import describe_comparison, interval_text, seed_summary
+from dynconv.zoo import build_model
+
+# Best possible accuracy per subset on the built-in data if the shape is always recognised
+# (colours that collide in a subset are guessed evenly; see dynconv.shapes).
+BUILTIN_BOUND: Mapping[str, float] = {
+    "RGB": 1.0, "GB": 1.0, "RG": 0.75, "RB": 0.75, "R": 0.5, "G": 0.5, "B": 0.5,
+}
+
+
+def accuracy_table(records: Mapping[str, Record]) -> pd.DataFrame:
+    """Test accuracy (0..1): rows = records (by label), columns = the seven subsets (NaN = not
+    tested)."""
+    rows = {label: {s: r.test.get(s, np.nan) for s in SUBSET_NAMES}
+            for label, r in records.items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SUBSET_NAMES)).astype(float)
+
+
+def accuracy_intervals(records: Mapping[str, Record]) -> pd.DataFrame:
+    """The same table as text: "56.7% (54.7–58.6)", the 95% Wilson interval in brackets."""
+    rows = {}
+    for label, r in records.items():
+        rows[label] = {
+            s: interval_text(r.test[s], *r.interval(s)) if s in r.test else "n/a"
+            for s in SUBSET_NAMES
+        }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(SUBSET_NAMES))
+
+
+def interval_bounds(records: Mapping[str, Record]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(low, high) tables of the 95% Wilson interval, shaped like :func:`accuracy_table`."""
+    low, high = {}, {}
+    for label, r in records.items():
+        bounds = {s: r.interval(s) for s in r.subsets}
+        low[label] = {s: bounds[s][0] if s in bounds else np.nan for s in SUBSET_NAMES}
+        high[label] = {s: bounds[s][1] if s in bounds else np.nan for s in SUBSET_NAMES}
+    cols = list(SUBSET_NAMES)
+    return (pd.DataFrame.from_dict(low, orient="index", columns=cols).astype(float),
+            pd.DataFrame.from_dict(high, orient="index", columns=cols).astype(float))
+
+
+def interval_half_width(records: Mapping[str, Record]) -> float:
+    """The largest half-width (0..1) of any accuracy interval in ``records``: "how much one
+    accuracy can move"."""
+    widths = [(hi - lo) / 2 for r in records.values() for s in r.subsets
+              for lo, hi in [r.interval(s)]]
+    return max(widths) if widths else float("nan")
+
+
+def comparison_sentence(a: Record, b: Record, *, subsets: Sequence[str] | None = None,
+                        seed_spread: float | None = None) -> str:
+    """One English sentence comparing ``a`` with ``b`` on ``subsets`` (default: every shared
+    subset), backed by McNemar's exact test on the same test images."""
+    tests = paired_tests(a, b, subsets)
+    if not tests:
+        return f"*{a.label}* and *{b.label}* share no tested subset."
+    return describe_comparison(tests, a.label, b.label, seed_spread=seed_spread)
+
+
+def seed_table(runs: Mapping[str, Sequence[Record]]) -> pd.DataFrame:
+    """Mean, sample standard deviation and range over seeds, per experiment and subset.
+
+    Rows: (experiment label, statistic) with statistics ``mean``, ``std``, ``min``, ``max``,
+    ``seeds``; columns: the subsets. Values are accuracies (0..1), ``seeds`` a count.
+    """
+    frames = {}
+    for label, records in runs.items():
+        stats = {}
+        for s in SUBSET_NAMES:
+            values = [r.test[s] for r in records if s in r.test]
+            if values:
+                summary = seed_summary(values)
+                stats[s] = {"mean": summary.mean, "std": summary.std, "min": summary.min,
+                            "max": summary.max, "seeds": float(summary.n)}
+        frames[label] = pd.DataFrame(stats).reindex(columns=list(SUBSET_NAMES))
+    return pd.concat(frames, names=["experiment", "statistic"])
+
+
+def seed_spread(runs: Sequence[Record], subsets: Sequence[str] | None = None) -> float:
+    """The largest max-min range of accuracy over seeds on any of ``subsets`` (0..1)."""
+    wanted = subsets if subsets is not None else SUBSET_NAMES
+    spreads = [seed_summary([r.test[s] for r in runs]).spread
+               for s in wanted if all(s in r.test for r in runs)]
+    return max(spreads) if spreads else 0.0
+
+
+def relative_to_bound(table: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy divided by the built-in data's best possible accuracy per subset."""
+    bound = pd.Series(BUILTIN_BOUND)[table.columns]
+    return table / bound
+
+
+def criterion_table(records: Mapping[str, Record], *, reference: str,
+                    fraction: float = 0.9) -> pd.DataFrame:
+    """Part II's goal: RGB accuracy as a fraction of the reference's, with intervals and a
+    paired test against the reference (same test images)."""
+    ref = records[reference]
+    ref_acc = ref.test["RGB"]
+    rows = {}
+    for label, r in records.items():
+        acc = r.test["RGB"]
+        row = {
+            "RGB accuracy (95% CI)": interval_text(acc, *r.interval("RGB")),
+            f"fraction of {reference}": acc / ref_acc if ref_acc else np.nan,
+            f"meets {int(round(100 * fraction))}%": bool(acc >= fraction * ref_acc),
+            f"p vs {reference} (McNemar)": np.nan,
+            "epochs": r.epochs_run,
+            "wall time (s)": round(r.wall_time_s),
+        }
+        if label != reference:
+            row[f"p vs {reference} (McNemar)"] = paired_tests(r, ref, ["RGB"])[0].p_value
+        rows[label] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def provenance_table(records: Mapping[str, Record]) -> pd.DataFrame:
+    """Where each record came from: settings, data, seed, epochs, time, device, origin."""
+    rows = {
+        label: {
+            "experiment": r.experiment,
+            "settings": r.settings or "-",
+            "seed": r.seed,
+            "data": r.data["name"],
+            "train / test images": f"{r.data['sizes']['train']} / {r.num_test}",
+            "epochs": r.epochs_run,
+            "wall time (s)": round(r.wall_time_s),
+            "device": r.hardware.get("gpu") or r.hardware.get("cpu") or r.device,
+            "this run": r.origin or "loaded",
+        }
+        for label, r in records.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def summary_text(record: Record, *, chance: float) -> str:
+    """One Markdown paragraph: how the record was produced and its headline number."""
+    subset = "RGB" if "RGB" in record.test else record.subsets[0]
+    acc = record.test[subset]
+    lo, hi = record.interval(subset)
+    hw = record.hardware
+    device = hw.get("gpu") or hw.get("cpu") or record.device
+    origin = record.origin or "loaded"
+    if origin.startswith("loaded"):
+        when = f"loaded from the record written {record.created[:16].replace('T', ' ')} UTC"
+    else:
+        when = f"{origin} in this build"
+    return (
+        f"**{record.label}**{f' ({record.settings})' if record.settings else ''}, seed "
+        f"{record.seed}: {record.epochs_run} epochs, best epoch {record.best_epoch} by "
+        f"{record.monitor} (validated on {record.config.get('val_subsets', 'train')} subsets); "
+        f"test accuracy on {subset} **{interval_text(acc, lo, hi)}** on {record.num_test:,} "
+        f"test images (95% Wilson interval; chance {100 * chance:.1f}%). Training and evaluation "
+        f"took {record.wall_time_s:.0f} s on {device} (profile `{record.profile}`, data "
+        f"{record.data['name']}, {record.data['sizes']['train']:,} training images); {when}."
+    )
+
+
+# ---- costs (chapters 8-10) ---------------------------------------------------------------------
+
+# Pseudo-names for cost tables: a model name plus builder arguments.
+COST_VARIANTS: Mapping[str, tuple[str, dict]] = {
+    "v1_no_maxpool": ("v1", {"keep_maxpool": False}),
+    "resnet18_torchvision_stem": ("resnet18", {"stem": "torchvision"}),
+}
+
+
+def cost_model(name: str, num_classes: int) -> nn.Module:
+    """A freshly initialised (seed 0) model of a zoo name or a :data:`COST_VARIANTS` name."""
+    model, kwargs = COST_VARIANTS.get(name, (name, {}))
+    torch.manual_seed(0)
+    return build_model(model, num_classes=num_classes, **kwargs)
+
+
+def count_weight_layers(model: nn.Module) -> int:
+    """Convolutions and linear layers: the layers with weights (an honest "depth")."""
+    return sum(isinstance(m, nn.Conv2d | nn.Linear) for m in model.modules())
+
+
+def flops_table(names: Sequence[str], *, image_size: int, num_classes: int) -> pd.DataFrame:
+    """Parameters and per-image GFLOPs by calflops and by FlopCounterMode, one row per model.
+
+    ``counted_vs_calflops_%`` is how much more the operator-level counter finds: slightly
+    negative for plain CNNs (calflops also counts batch norm, ReLU and pooling), large when
+    matrix products or attention are involved (calflops does not see them).
+    """
+    from dynconv.costs import calflops_per_image, count_parameters, counted_flops_per_image
+
+    rows = {}
+    for name in names:
+        model = cost_model(name, num_classes).eval()
+        channels = getattr(model, "fixed_channels", None) or RGB  # v1 serves one subset
+        cal = calflops_per_image(model, image_size=image_size, channels=channels)
+        counted = counted_flops_per_image(model, image_size=image_size, channels=channels)
+        rows[name] = {
+            "weight_layers": count_weight_layers(model),
+            "params_m": count_parameters(model) / 1e6,
+            "calflops_gflops": cal["flops"] / 1e9,
+            "counted_gflops": counted["flops"] / 1e9,
+            "counted_vs_calflops_%": 100 * (counted["flops"] / cal["flops"] - 1),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index").round(4)
+    table.attrs["source"] = f"this run, {image_size} px, one image, {num_classes} classes"
+    return table
+
+
+def timing_table(names: Sequence[str], *, image_size: int, batch_size: int, num_classes: int,
+                 device: str = "auto", steps: int = 3) -> pd.DataFrame:
+    """Median train-step and inference time, ratios to the first model, peak step memory."""
+    from dynconv.costs import peak_training_memory_mb, time_models
+
+    dev = resolve_device(device)
+    models = {name: cost_model(name, num_classes) for name in names}
+    table = time_models(models, image_size=image_size, batch_size=batch_size, steps=steps,
+                        warmup=1, device=dev, baseline=names[0])
+    table["peak_step_memory_mb"] = [
+        peak_training_memory_mb(models[n], image_size=image_size, batch_size=batch_size,
+                                device=dev)
+        for n in table.index
+    ]
+    table.attrs["source"] = (f"this run: {hardware_label()}, batch {batch_size}, "
+                             f"{image_size} px")
+    return table
+
+
+def temperature_schedule(kwargs: Mapping[str, object], *, epochs: int,
+                         num_classes: int = 10) -> pd.DataFrame:
+    """v3's softmax temperature at the start of each epoch (Chen et al.: 30 -> 1)."""
+    stem = build_model("v3", num_classes=num_classes, **kwargs).conv1
+    temps = {}
+    for epoch in range(epochs):
+        stem.set_epoch(epoch)
+        temps[epoch + 1] = float(stem.attention.temperature)
+    return pd.DataFrame({"temperature": temps}).rename_axis("epoch").T
