@@ -62,4 +62,5 @@ def check_number(name: str, value: Any, *, positive: bool = True, optional: bool
     ok = ok and value == value and value - value == 0 and (value > 0 if positive else value >= 0)
     if not ok:
         what = "a finite number > 0" if positive else "a finite number >= 0"
-        raise error(f"{name} must be {what}" + (" or None" if optional else "") + f", got {value!r}")
+        or_none = " or None" if optional else ""
+        raise error(f"{name} must be {what}{or_none}, got {value!r}")

@@ -158,8 +158,9 @@ def run_experiment(
     ... # doctest: +SKIP
     """
     config = get_config(profile, **overrides)
+    # "adhoc-": never the same file as a registry experiment of the same configuration
     return run_config(model, config, data_dir=data_dir, train_channels=train_channels,
-                      model_kwargs=model_kwargs, experiment=model, label=model,
+                      model_kwargs=model_kwargs, experiment=f"adhoc-{model}", label=model,
                       results_dir=results_dir, force=force, progress=progress)
 
 

@@ -66,8 +66,10 @@ def plot_class_grid(
     return fig
 
 
-def plot_channel_split(image_uint8, *, subsets: Sequence[ChannelSubset] = ALL_SUBSETS) -> Figure:
-    """One image as R, G, B planes (grey) and as each channel subset (absent channels black)."""
+def plot_channel_split(image_uint8, *, subsets: Sequence[ChannelSubset] = ALL_SUBSETS,
+                       fill: str = "black") -> Figure:
+    """One image as R, G, B planes (grey) and as each channel subset, absent channels drawn
+    as :func:`show_subset` draws them (``fill="black"`` or ``"mean"``: ImageNet's mean)."""
     hwc = _as_hwc(image_uint8)
     fig, axes = plt.subplots(2, max(4, len(subsets)), figsize=(2 * max(4, len(subsets)), 4.4))
     for ax in axes.ravel():
@@ -78,8 +80,9 @@ def plot_channel_split(image_uint8, *, subsets: Sequence[ChannelSubset] = ALL_SU
         axes[0, c + 1].imshow(hwc[..., c], cmap="gray", vmin=0, vmax=255)
         axes[0, c + 1].set_title(f"channel {c}: {name}")
     for i, subset in enumerate(subsets):
-        axes[1, i].imshow(show_subset(image_uint8, subset))
-        axes[1, i].set_title(subset.name)
+        axes[1, i].imshow(show_subset(image_uint8, subset, fill=fill))
+        missing = "" if fill == "black" or subset.size == 3 else ", rest = mean"
+        axes[1, i].set_title(f"{subset.name}{missing}")
     fig.tight_layout()
     return fig
 

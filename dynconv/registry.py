@@ -27,9 +27,10 @@ from types import MappingProxyType
 from typing import Any
 
 from dynconv.channels import parse_channels
-from dynconv.config import TrainConfig, get_config
+from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
 from dynconv.zoo import MODEL_NAMES, model_options
+
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(mapping or {}))
@@ -79,6 +80,9 @@ class ExperimentSpec:
                               f"{', '.join(unknown)}; valid: {', '.join(sorted(options))}")
         if self.num_seeds < 1:
             raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
+        for profile, fields in self.profile_overrides.items():  # bad fields fail here, not later
+            get_config(profile if profile in PROFILES else "ci", **self.overrides, **fields)
+        get_config("ci", **self.overrides)
 
     def config(self, profile: str | TrainConfig = "ci", **overrides: Any) -> TrainConfig:
         """The TrainConfig this experiment trains with under ``profile`` (plus ``overrides``)."""

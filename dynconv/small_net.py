@@ -45,10 +45,10 @@ class SmallAttentionNet(nn.Module):
     (3 convs + 5 in its AttentionSE + 2 in its own SE), transition conv 1, classifier 1:
     18 weight layers. The longest chain of weight layers an input passes through is 14:
     stem 1, v 1, SE 2, the RRDB's three convs 3, its v 1, its SE 2, its own SE 2,
-    transition 1, fc 1 (q, k and v run side by side, so an attention adds one to a chain). With ``rrdb="dense"``
-    it is 23 weight layers (the RRDB alone has 15 convs). Either way this is not a
-    2-to-4-layer network, and at stem k3s1 its two full-resolution attentions cost more
-    FLOPs than ResNet34 (chapter 08_costs).
+    transition 1, fc 1 (q, k and v run side by side, so an attention adds one to a chain).
+    With ``rrdb="dense"`` it is 23 weight layers (the RRDB alone has 15 convs). Either way
+    this is not a 2-to-4-layer network, and at stem k3s1 its two full-resolution attentions
+    cost more FLOPs than ResNet34 (chapter 08_costs).
     """
 
     input_mode = "zero"

@@ -45,6 +45,7 @@ from dynconv.config import RUNTIME_FIELDS, TrainConfig, resolve_device
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets
 from dynconv.fileio import atomic_torch_save
+from dynconv.results import to_jsonable
 
 CHECKPOINT_FORMAT = 2  # 2: model_spec and run_key added
 
@@ -350,8 +351,9 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
         "config": config.to_dict(),
         "train_channels": subset.name,
         # name, num_classes and builder arguments (set by dynconv.zoo.build_model): what
-        # load_model() needs to rebuild the network from this file alone
-        "model_spec": getattr(model, "build_spec", None),
+        # load_model() needs to rebuild the network from this file alone; as plain values
+        # (a ChannelSubset argument becomes its name), which weights_only loading accepts
+        "model_spec": to_jsonable(getattr(model, "build_spec", None)),
         # what the caller keyed this run by (dynconv.experiment: config, data and code
         # digests); a resumed run must have the same
         "run_key": run_key,

@@ -17,6 +17,7 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
 from papermill.translators import PythonTranslator
+from standins import make_record
 
 import dynconv
 from dynconv import reported, widgets
@@ -243,29 +244,30 @@ def test_choice_stack_switches_panels_in_the_browser_with_jslink():
     assert buttons.index == 2
 
 
-def _fake_record(model: str, num_classes: int = 3) -> dict:
-    rng = np.random.default_rng(0)
-    names = sorted(s.name for s in ALL_SUBSETS[:2])  # JSON records have sorted keys
-    return {
-        "model": model, "profile": "ci", "data": {"name": "fake"},
-        "test": {s: 0.5 for s in names}, "test_loss": {s: 1.0 for s in names},
-        "confusion": {s: rng.integers(0, 5, (num_classes, num_classes)).tolist() for s in names},
-        "samples": {s: [{"index": i, "label": i % num_classes, "predicted": 0} for i in range(4)]
-                    for s in names},
-    }
-
-
 def test_records_explorer_builds_one_panel_per_model_and_subset():
+    labels = [0, 1, 2, 0]
+    records = {
+        name: make_record({"RGB": [0, 1, 2, 2], "RG": [0, 0, 0, 0]}, labels, label=name)
+        for name in ("a", "b")
+    }
     images = np.zeros((4, 3, 8, 8), dtype=np.uint8)
-    explorer = widgets.records_explorer(
-        {"a": _fake_record("a"), "b": _fake_record("b")}, images, ["x", "y", "z"]
-    )
+    explorer = widgets.records_explorer(records, images, ["x", "y", "z"])
     models, stack = explorer.children
     assert list(models.options) == ["a", "b"]
     inner_buttons, inner_stack = stack.children[0].children
     assert list(inner_buttons.options) == ["RGB", "RG"]
     html = inner_stack.children[1].value
     assert "data:image/png;base64," in html and "tested on RG" in html
+    assert "75.0%" in inner_stack.children[0].value  # RGB: 3 of 4, with its interval
+    with pytest.raises(ValueError, match="tested on 4"):
+        widgets.records_explorer(records, images[:3], ["x", "y", "z"])
+
+
+def test_zero_fill_models_are_the_plain_networks():
+    from dynconv.zoo import MODEL_NAMES, build_model
+
+    plain = {n for n in MODEL_NAMES if build_model(n, num_classes=3).input_mode == "zero"}
+    assert plain == set(widgets.ZERO_FILL_MODELS)
 
 
 def test_reported_tables_match_the_report():

@@ -34,5 +34,5 @@ def test_readme_examples_run(tmp_cache, tmp_path, monkeypatch):
             exec(compile(block, str(README), "exec"), namespace)  # noqa: S102
     finally:
         torch.set_num_threads(threads)
-    assert set(namespace["record"]["test"]) == {"RGB", "RG", "RB", "GB", "R", "G", "B"}
+    assert set(namespace["record"].test) == {"RGB", "RG", "RB", "GB", "R", "G", "B"}
     assert (tmp_path / "run.pt").exists()

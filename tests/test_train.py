@@ -10,10 +10,23 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from dynconv.channels import RGB, parse_channels
-from dynconv.config import CI, FIELD_NAMES, FULL, PROFILES, TrainConfig, get_config
+from dynconv.channels import ALL_SUBSETS, RGB, parse_channels
+from dynconv.config import CI, FIELD_NAMES, FULL, PROFILES, SMOKE, TrainConfig, get_config
 from dynconv.errors import ConfigError, DynconvError
-from dynconv.train import FitResult, fit, load_checkpoint
+from dynconv.evaluate import evaluable_subsets, evaluate
+from dynconv.train import FitResult, fit, load_checkpoint, load_model
+from dynconv.zoo import build_model
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models train several times faster on one thread than on 2 shared cores; the
+    previous thread count is restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 # ----------------------------------------------------------------------------- stand-ins
 
@@ -84,7 +97,8 @@ def loaders(batch_size: int = 8, generator: bool = True, flip_val: bool = False)
 
 def tiny_config(**kw) -> TrainConfig:
     base = dict(image_size=16, batch_size=8, max_epochs=4, patience=10, device="cpu",
-                max_train_per_class=None, max_eval_per_class=None, lr=1e-2)
+                max_train_per_class=None, max_val_per_class=None, max_test_per_class=None,
+                lr=1e-2)
     base.update(kw)
     return get_config("ci", **base)
 
@@ -109,11 +123,17 @@ def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
 
 
 def test_profiles_are_instances_with_the_documented_settings():
-    assert PROFILES == {"ci": CI, "full": FULL}
+    assert PROFILES == {"ci": CI, "full": FULL, "smoke": SMOKE}
     assert (FULL.image_size, FULL.batch_size, FULL.max_epochs, FULL.patience) == (84, 64, 50, 5)
     assert FULL.monitor == "val_loss" and FULL.max_train_per_class is None
-    assert (CI.image_size, CI.max_train_per_class, CI.max_eval_per_class) == (32, 100, 20)
+    assert (FULL.max_val_per_class, FULL.max_test_per_class) == (None, None)
+    assert (CI.image_size, CI.max_train_per_class, CI.max_val_per_class) == (32, 100, 20)
+    assert CI.max_test_per_class is None  # every test image: intervals of about 1 point
     assert (CI.max_epochs, CI.patience) == (6, 2)
+    assert (SMOKE.image_size, SMOKE.max_epochs, SMOKE.max_steps_per_epoch) == (16, 1, 2)
+    assert all(p.val_subsets == "train" for p in PROFILES.values())
+    assert {name: p.profile for name, p in PROFILES.items()} == {
+        "ci": "ci", "full": "full", "smoke": "smoke"}
     assert (CI.lr, CI.weight_decay, CI.grad_clip, CI.seed) == (1e-3, 1e-4, 2.0, 42)
     with pytest.raises(dataclasses.FrozenInstanceError):
         CI.lr = 1.0  # type: ignore[misc]
@@ -131,13 +151,16 @@ def test_get_config_overrides_and_to_dict():
 @pytest.mark.parametrize(
     ("profile", "overrides", "fragment"),
     [
-        ("fast", {}, "valid profiles: ci, full"),
+        ("fast", {}, "valid profiles: ci, full, smoke"),
+        ("ci", {"max_eval_per_class": 4}, "unknown TrainConfig field"),
+        ("ci", {"val_subsets": "some"}, "val_subsets must be one of train, all"),
+        ("ci", {"max_test_per_class": 0}, "or None"),
         ("ci", {"learning_rate": 0.1}, "valid fields: profile, image_size"),
         ("ci", {"monitor": "accuracy"}, "val_loss, val_acc"),
         ("ci", {"batch_size": 0}, "batch_size must be an integer >= 1"),
         ("ci", {"max_epochs": 2.5}, "max_epochs"),
         ("ci", {"patience": True}, "patience"),
-        ("ci", {"lr": -1.0}, "lr must be a number > 0"),
+        ("ci", {"lr": -1.0}, "lr must be a finite number > 0"),
         ("ci", {"weight_decay": float("nan")}, "weight_decay"),
         ("ci", {"max_train_per_class": 0}, "or None"),
         ("ci", {"device": "gpu7"}, "device"),
@@ -314,6 +337,102 @@ def test_fit_rejects_models_without_input_mode():
 def test_progress_bars_run(capsys):
     train, val = loaders()
     fit(build(), train, val, tiny_config(max_epochs=1), train_channels=RGB, progress=True)
+
+
+def test_val_subsets_all_validates_on_the_mean_over_every_subset():
+    seen: list[tuple[bool, object]] = []
+
+    class Spy(DropNet):
+        def forward(self, x, channels=None):
+            seen.append((self.training, channels))
+            return super().forward(x, channels)
+
+    train, val = loaders()
+    model = build(Spy)
+    result = fit(model, train, val, tiny_config(max_epochs=1, val_subsets="all"),
+                 train_channels="RG", progress=False)
+    assert {c for training, c in seen if training} == {parse_channels("RG")}
+    # every subset in turn, each over the 3 validation batches
+    assert [c for training, c in seen if not training] == [s for s in ALL_SUBSETS
+                                                            for _ in range(3)]
+    # val_loss / val_acc are the plain means over the seven subsets (same images each)
+    scores = evaluate(model, val, ALL_SUBSETS)
+    row = result.history.iloc[0]
+    assert row["val_loss"] == pytest.approx(sum(r.loss for r in scores.values()) / 7)
+    assert row["val_acc"] == pytest.approx(sum(r.accuracy for r in scores.values()) / 7)
+
+    seen.clear()
+    train, val = loaders()
+    fit(build(Spy), train, val, tiny_config(max_epochs=1), train_channels="RG", progress=False)
+    assert {c for training, c in seen if not training} == {parse_channels("RG")}
+
+
+def test_load_model_rebuilds_the_network_from_the_file_alone(tmp_path):
+    path = tmp_path / "zoo.pt"
+    train, val = loaders(flip_val=True)  # the better the fit, the worse validation: best = 1
+    torch.manual_seed(0)
+    model = build_model("small_k3s1", num_classes=3, width=8)
+    result = fit(model, train, val, tiny_config(max_epochs=2, lr=0.05), checkpoint_path=path,
+                 progress=False)
+    assert result.best_epoch == 1 and result.epochs_run == 2
+    ckpt = load_checkpoint(path)
+    assert ckpt["model_spec"] == {"name": "small_k3s1", "num_classes": 3,
+                                  "kwargs": {"width": 8}}
+
+    loaded = load_model(path)
+    assert not loaded.training and loaded.build_spec == ckpt["model_spec"]
+    x, _ = next(iter(val))
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), model(x))  # the best epoch's weights, as fit left
+        last = load_model(path, best=False)
+        assert not torch.allclose(last(x), model(x))  # best=False: the last epoch's
+    for k, v in last.state_dict().items():
+        assert torch.equal(v, ckpt["model"][k]), k
+
+    plain = tmp_path / "plain.pt"
+    fit(build(), train, val, tiny_config(max_epochs=1), checkpoint_path=plain, progress=False)
+    with pytest.raises(ConfigError, match="does not name its model"):
+        load_model(plain)
+
+
+def test_a_channel_subset_argument_does_not_break_the_checkpoint(tmp_path):
+    """build_model("v1", channels=<ChannelSubset>): the checkpoint still loads with
+    weights_only=True (the builder arguments are stored as plain values)."""
+    path = tmp_path / "v1.pt"
+    train, val = loaders()
+    torch.manual_seed(0)
+    model = build_model("v1", num_classes=3, channels=parse_channels("gr"))
+    cfg = tiny_config(max_epochs=1, max_steps_per_epoch=1)
+    fit(model, train, val, cfg, train_channels="RG", checkpoint_path=path, progress=False)
+    loaded = load_model(path)
+    assert load_checkpoint(path)["model_spec"]["kwargs"] == {"channels": "RG"}
+    assert evaluable_subsets(loaded) == (parse_channels("RG"),)
+    x, _ = next(iter(val))
+    model.eval()
+    with torch.no_grad():
+        xs = x[:, :2]  # v1 on RG takes two channels
+        assert torch.allclose(loaded(xs, channels=parse_channels("RG")),
+                              model(xs, channels=parse_channels("RG")))
+    again = fit(build_model("v1", num_classes=3, channels="RG"), train, val, cfg,
+                train_channels="RG", checkpoint_path=path, progress=False)
+    assert again.resumed_from_epoch == 1  # a finished run: restored, not retrained
+
+
+def test_resume_refuses_another_run_key(tmp_path):
+    path = tmp_path / "keyed.pt"
+    train, val = loaders()
+    cfg = tiny_config(max_epochs=2)
+    key = {"config": "c1", "data": "d1", "code": "x1", "modules": {"dynconv.stems": "s"}}
+    fit(build(), train, val, cfg, checkpoint_path=path, progress=False, stop_after_epoch=1,
+        run_key=key)
+    assert load_checkpoint(path)["run_key"] == key
+    with pytest.raises(ConfigError, match="run_key: the checkpoint was keyed by other code"):
+        fit(build(), train, val, cfg, checkpoint_path=path, progress=False,
+            run_key={**key, "code": "x2"})
+    resumed = fit(build(), train, val, cfg, checkpoint_path=path, progress=False,
+                  run_key=dict(key))
+    assert resumed.resumed_from_epoch == 1 and resumed.epochs_run == 2
 
 
 # ----------------------------------------------------------------------------- real data

@@ -1,0 +1,108 @@
+"""Tests of dynconv.registry: every experiment of the book, declared once (no training)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dynconv.config import get_config
+from dynconv.errors import ConfigError
+from dynconv.registry import (
+    DYNAMIC_LAYERS,
+    EXPERIMENTS,
+    PART1,
+    PART2,
+    ExperimentSpec,
+    _specs,
+    get_experiment,
+    label,
+)
+from dynconv.zoo import build_model
+
+PROFILES = ("ci", "full", "smoke")
+
+
+def test_every_spec_builds_under_every_profile():
+    built = set()
+    for spec in EXPERIMENTS.values():
+        for profile in PROFILES:
+            kwargs = spec.build_kwargs(profile)
+            key = (spec.model, tuple(sorted(kwargs.items())))
+            if key not in built:  # build each distinct model once (they take ~0.1 s each)
+                model = build_model(spec.model, num_classes=3, **kwargs)
+                assert model.build_spec == {"name": spec.model, "num_classes": 3,
+                                            "kwargs": kwargs}
+                built.add(key)
+            config = spec.config(profile)
+            assert config.profile == profile
+    assert len(built) >= len(EXPERIMENTS)
+
+
+def test_names_groups_and_labels():
+    assert all(name == spec.name for name, spec in EXPERIMENTS.items())
+    labels = [spec.label for spec in EXPERIMENTS.values()]
+    assert len(set(labels)) == len(labels)
+    assert set(PART1) | set(PART2) <= set(EXPERIMENTS) and not set(PART1) & set(PART2)
+    assert set(DYNAMIC_LAYERS) == set(PART1) - {"resnet18"}
+    assert label("v4-sample") == "v4 per sample" and get_experiment("v3").model == "v3"
+    spec = EXPERIMENTS["v1"]
+    assert get_experiment(spec) is spec
+    with pytest.raises(ConfigError, match="declared twice: a"):
+        _specs(ExperimentSpec("a", "A", "v1"), ExperimentSpec("a", "B", "v2"))
+
+
+def test_part2_trains_with_batch_16_under_full_and_4_epochs_under_ci():
+    for name in PART2:
+        spec = get_experiment(name)
+        assert spec.config("full").batch_size == 16
+        assert spec.config("full").max_epochs == get_config("full").max_epochs
+        assert spec.config("ci").max_epochs == 4
+        assert spec.config("ci").batch_size == get_config("ci").batch_size
+    for name in PART1:  # Part I keeps the profiles' settings
+        assert get_experiment(name).config("full").batch_size == 64
+
+
+def test_v3_anneals_within_the_ci_run_and_v4_validates_on_all_subsets():
+    v3 = get_experiment("v3")
+    assert v3.build_kwargs("ci")["anneal_epochs"] <= v3.config("ci").max_epochs
+    assert "anneal_epochs" not in v3.build_kwargs("full")  # Chen et al.'s 10 epochs
+    for name in ("v4-batch", "v4-sample"):
+        spec = get_experiment(name)
+        assert all(spec.config(p).val_subsets == "all" for p in PROFILES)
+    assert {get_experiment(n).build_kwargs("ci")["drop_mode"]
+            for n in ("v4-batch", "v4-sample")} == {"batch", "sample"}
+    assert get_experiment("resnet18").config("ci").val_subsets == "train"
+
+
+def test_seeds_are_consecutive_and_overrides_apply_last():
+    for spec in EXPERIMENTS.values():
+        first = get_config("ci").seed
+        assert spec.seeds() == list(range(first, first + spec.num_seeds))
+    assert len(get_experiment("resnet18").seeds()) == 3 > len(get_experiment("v1").seeds())
+    spec = get_experiment("small-k3s1")
+    assert spec.seeds(get_config("ci", seed=7)) == [7]
+    assert spec.config("full", batch_size=8).batch_size == 8  # a caller's override wins
+    assert spec.config(get_config("full")).batch_size == 16
+
+
+def test_unknown_names_and_arguments_raise_config_errors():
+    with pytest.raises(ConfigError, match="unknown experiment 'v9'; valid: resnet18, v1, v2"):
+        get_experiment("v9")
+    with pytest.raises(ConfigError, match="v4 does not take drop_rate; valid: drop_mode"):
+        ExperimentSpec("x", "x", "v4", model_kwargs={"drop_rate": 0.5})
+    with pytest.raises(ConfigError, match="v3 does not take anneal"):
+        ExperimentSpec("x", "x", "v3", profile_model_kwargs={"ci": {"anneal": 3}})
+    with pytest.raises(ConfigError, match="unknown model 'v7'"):
+        ExperimentSpec("x", "x", "v7")
+    with pytest.raises(ConfigError, match="num_seeds"):
+        ExperimentSpec("x", "x", "v1", num_seeds=0)
+    with pytest.raises(ConfigError, match="valid fields"):
+        ExperimentSpec("x", "x", "v1", overrides={"epochs": 3}).config("ci")
+
+
+def test_specs_are_read_only():
+    spec = get_experiment("v4-sample")
+    with pytest.raises(TypeError):
+        spec.model_kwargs["drop_mode"] = "batch"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        spec.profile_overrides["ci"] = {}  # type: ignore[index]
+    assert ExperimentSpec("x", "x", "v1", train_channels="gr").train_channels == "RG"
