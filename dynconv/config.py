@@ -44,6 +44,7 @@ from dynconv.errors import ConfigError, check_int, check_number
 MONITORS = ("val_loss", "val_acc")
 # "train": validate on the training channels; "all": the mean over every subset the model takes.
 VAL_SUBSETS = ("train", "all")
+LR_SCHEDULES = ("constant", "onecycle")
 
 # Fields that change how fast a run goes but not what it computes: a checkpoint written with a
 # different value may be resumed, and they do not enter a run's fingerprint.
@@ -71,8 +72,12 @@ class TrainConfig:
     # accepts: for a model meant to serve any subset, selecting on RGB alone would pick the
     # epoch that is best on RGB, not the one that is best on the task).
     val_subsets: str = "train"
-    # Adam learning rate; constant, no scheduler (as in the original).
+    # Adam learning rate: constant (as in the original), or the peak of a one-cycle schedule.
     lr: float = 1e-3
+    # "constant" (the original) or "onecycle" (warm up to `lr` over the first 30% of the
+    # steps of max_epochs, then cosine down: dynconv.train.one_cycle_lr). One-cycle reaches a
+    # given accuracy in far fewer epochs, which a CPU run needs.
+    lr_schedule: str = "constant"
     # Adam's coupled L2 penalty (added to the gradient), not AdamW's decoupled decay.
     weight_decay: float = 1e-4
     # Clip the global gradient norm to this value (None: no clipping; the original clipped at
@@ -104,7 +109,8 @@ class TrainConfig:
         for name in ("max_train_per_class", "max_val_per_class", "max_test_per_class",
                      "max_steps_per_epoch", "num_threads"):
             check_int(name, getattr(self, name), optional=True)
-        for name, choices in (("monitor", MONITORS), ("val_subsets", VAL_SUBSETS)):
+        for name, choices in (("monitor", MONITORS), ("val_subsets", VAL_SUBSETS),
+                              ("lr_schedule", LR_SCHEDULES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; "
                                   f"got {getattr(self, name)!r}")
@@ -164,8 +170,8 @@ CI = TrainConfig(
     max_test_per_class=None,
 )
 
-# Not a study: a few seconds per model, to check that every chapter runs end to end (the
-# notebooks' own test). Its numbers mean nothing and the pages say so.
+# Not a study: a few seconds per model, to check quickly that a chapter runs end to end while
+# editing it (`make book PROFILE=smoke`). Its numbers mean nothing and the pages say so.
 SMOKE = TrainConfig(
     profile="smoke",
     image_size=16,

@@ -173,10 +173,13 @@ def summary_text(record: Record, *, chance: float) -> str:
         when = f"loaded from the record written {record.created[:16].replace('T', ' ')} UTC"
     else:
         when = f"{origin} in this build"
+    validated = ("the mean over every subset" if record.config.get("val_subsets") == "all"
+                 else f"its training channels ({record.config.get('train_channels', 'RGB')})")
+    epochs = f"{record.epochs_run} epoch{'s' if record.epochs_run != 1 else ''}"
     return (
         f"**{record.label}**{f' ({record.settings})' if record.settings else ''}, seed "
-        f"{record.seed}: {record.epochs_run} epochs, best epoch {record.best_epoch} by "
-        f"{record.monitor} (validated on {record.config.get('val_subsets', 'train')} subsets); "
+        f"{record.seed}: {epochs}, best epoch {record.best_epoch} by {record.monitor} "
+        f"validated on {validated}; "
         f"test accuracy on {subset} **{interval_text(acc, lo, hi)}** on {record.num_test:,} "
         f"test images (95% Wilson interval; chance {100 * chance:.1f}%). Training and evaluation "
         f"took {record.wall_time_s:.0f} s on {device} (profile `{record.profile}`, data "

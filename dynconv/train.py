@@ -27,6 +27,7 @@ Explained in chapter ``02_baseline``.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -189,6 +190,12 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
     for step, (x, y) in enumerate(batches):
         if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
             break
+        if config.lr_schedule == "onecycle":
+            # A pure function of the global step: a resumed run continues the same schedule
+            # with nothing to store (tests check it equals torch's OneCycleLR).
+            lr = one_cycle_lr(epoch * total + step, config.max_epochs * total, config.lr)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         x = apply_subset(x.to(device), subset, input_mode)  # (B, n, H, W) or (B, 3, H, W)
         y = y.to(device)
         logits = model(x, channels=subset)  # (B, num_classes)
@@ -228,6 +235,24 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
 
 
 @torch.no_grad()
+def one_cycle_lr(step: int, total_steps: int, max_lr: float, *, pct_start: float = 0.3,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4) -> float:
+    """The learning rate of step ``step`` (0-based) of a one-cycle schedule (Smith & Topin,
+    "Super-Convergence", 2019), as ``torch.optim.lr_scheduler.OneCycleLR`` with cosine
+    annealing and no momentum cycling: from ``max_lr / div_factor`` up to ``max_lr`` over the
+    first ``pct_start`` of the steps, then down to ``max_lr / div_factor / final_div_factor``.
+    """
+    initial = max_lr / div_factor
+    final = initial / final_div_factor
+    warmup_end = float(pct_start * total_steps) - 1
+    if step <= warmup_end:
+        start, end, pct = initial, max_lr, step / warmup_end if warmup_end > 0 else 1.0
+    else:
+        span = (total_steps - 1) - warmup_end
+        start, end, pct = max_lr, final, min(1.0, (step - warmup_end) / span)
+    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
 def _validate(model: nn.Module, loader: Iterable, *, subset: ChannelSubset, input_mode: str,
               device: torch.device) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over ``loader`` on ``subset`` (model in eval mode)."""

@@ -44,14 +44,8 @@ from dynconv.train import load_checkpoint
 PACKAGE_DIR = Path(dynconv.__file__).resolve().parent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train several times faster on one thread than on 2 shared cores; the
-    previous thread count is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread (the conftest fixture), restored afterwards.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -24,14 +24,8 @@ from dynconv.results import read_json
 LABELS = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train several times faster on one thread than on 2 shared cores; the
-    previous thread count is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread (the conftest fixture), restored afterwards.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def record(**kw) -> Record:

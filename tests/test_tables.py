@@ -149,7 +149,8 @@ def test_provenance_table_and_summary_text():
     text = summary_text(trained, chance=0.25)
     lo, hi = trained.interval("RGB")
     assert f"**90.0% ({100 * lo:.1f}–{100 * hi:.1f})**" in text
-    assert "(drop_mode=sample), seed 43" in text and "validated on all subsets" in text
+    assert "(drop_mode=sample), seed 43" in text
+    assert "validated on the mean over every subset" in text
     assert "retrained: the code changed (stems.py) in this build" in text
     assert "chance 25.0%" in text and f"on {N:,} test images" in text
     assert "loaded from the record written 2024-01-02 03:04 UTC" in summary_text(

@@ -14,18 +14,11 @@ from dynconv.channels import ALL_SUBSETS, RGB, parse_channels
 from dynconv.config import CI, FIELD_NAMES, FULL, PROFILES, SMOKE, TrainConfig, get_config
 from dynconv.errors import ConfigError, DynconvError
 from dynconv.evaluate import evaluable_subsets, evaluate
-from dynconv.train import FitResult, fit, load_checkpoint, load_model
+from dynconv.train import FitResult, fit, load_checkpoint, load_model, one_cycle_lr
 from dynconv.zoo import build_model
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train several times faster on one thread than on 2 shared cores; the
-    previous thread count is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny models: one torch thread (the conftest fixture), restored afterwards.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ----------------------------------------------------------------------------- stand-ins
@@ -485,3 +478,32 @@ def _small_real_model(num_classes: int) -> nn.Module:
             return self.fc(self.body(x))
 
     return SmallCNN()
+
+
+@pytest.mark.parametrize("total", [1, 7, 50, 400])
+def test_one_cycle_lr_equals_torchs_one_cycle_scheduler(total):
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([param], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=3e-3, total_steps=total, cycle_momentum=False)
+    expected = []
+    for step in range(total):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        if step < total - 1:
+            scheduler.step()
+    ours = [one_cycle_lr(step, total, 3e-3) for step in range(total)]
+    assert ours == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_onecycle_schedule_is_applied_and_resumes_on_the_same_curve(tmp_path):
+    cfg = tiny_config(max_epochs=3, patience=5, lr=1e-2, lr_schedule="onecycle")
+    full = fit(build(), *loaders(), cfg, progress=False)
+    steps = len(loaders()[0])
+    # the history's lr is the last step's lr of each epoch
+    expected = [one_cycle_lr((e + 1) * steps - 1, 3 * steps, 1e-2) for e in range(3)]
+    assert full.history["lr"].tolist() == pytest.approx(expected)
+    ckpt = tmp_path / "run.pt"
+    fit(build(), *loaders(), cfg, checkpoint_path=ckpt, progress=False, stop_after_epoch=1)
+    resumed = fit(build(), *loaders(), cfg, checkpoint_path=ckpt, progress=False)
+    pd.testing.assert_frame_equal(numbers(resumed), numbers(full))

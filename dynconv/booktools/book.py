@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dynconv
+from dynconv.config import PROFILES
 from dynconv.fileio import atomic_write_json, atomic_write_text, read_json
 from dynconv.paths import BOOK_ROOT_MARKERS, RESULTS_ENV, find_book_root
 
@@ -351,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     ex = sub.add_parser(
         "execute", parents=[common], help="execute the chapter notebooks with papermill"
     )
-    ex.add_argument("--profile", default="ci", choices=["ci", "full"])
+    ex.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     ex.add_argument("--data-dir", default=None, help="a dataset folder in the original list format")
     ex.add_argument("--only", nargs="*", help="chapter names, e.g. 01_data")
     ex.add_argument("--force", action="store_true", help="execute even unchanged chapters")
