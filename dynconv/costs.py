@@ -57,7 +57,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 
 from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
 from dynconv.config import resolve_device
-from dynconv.errors import ConfigError
+from dynconv.errors import ConfigError, check_int
 
 __all__ = [
     "count_parameters",
@@ -386,8 +386,8 @@ def time_models(
             f"Baseline {baseline!r} is not among the models ({', '.join(models)}); pass one "
             f"of them or baseline=None."
         )
-    if steps < 1 or warmup < 0:
-        raise ConfigError(f"steps must be >= 1 and warmup >= 0, got {steps} and {warmup}.")
+    check_int("steps", steps)
+    check_int("warmup", warmup, minimum=0)
     dev = resolve_device(device)
     prepared = {}
     for name, model in models.items():

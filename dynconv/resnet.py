@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
 from dynconv.channels import RGB, ChannelSubset
-from dynconv.errors import ConfigError
+from dynconv.errors import ConfigError, check_int
 from dynconv.stems import (
     ChannelDropStem,
     DynamicConvStem,
@@ -128,8 +128,7 @@ class DynamicStemResNet(ResNet):
 
 
 def _check_num_classes(num_classes: int) -> None:
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise ConfigError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    check_int("num_classes", num_classes)
 
 
 def resnet18(*, num_classes: int, stem: str = "original") -> PlainResNet:
