@@ -120,7 +120,9 @@ class Chapter:
 
     def summary(self, record: Record) -> None:
         """One paragraph: how the record was produced (trained now or loaded) and its number."""
-        display(Markdown(tables.summary_text(record, chance=self.chance)))
+        # the record's own class count: no need to load the images for it
+        chance = 1.0 / record.data["num_classes"]
+        display(Markdown(tables.summary_text(record, chance=chance)))
 
     def show_intervals(self, records: dict[str, Record]) -> pd.DataFrame:
         """Accuracy with 95% intervals, and one line on how much an accuracy can move."""

@@ -63,6 +63,11 @@ from dynconv.results import config_fingerprint, hardware, to_jsonable, versions
 from dynconv.train import fit, load_checkpoint
 from dynconv.zoo import build_model
 
+__all__ = [
+    "CODE_MODULES", "EVAL_SPLIT_SEED", "code_digest", "load_records", "make_splits", "run",
+    "run_config", "run_experiment", "run_key", "run_seeds",
+]
+
 # The modules whose source determines a record's numbers. tests/test_experiment.py checks that
 # every dynconv module a training run imports is either here or in NOT_NUMERIC_MODULES.
 CODE_MODULES: tuple[str, ...] = (
@@ -193,15 +198,15 @@ def run_config(
     record_path = out_dir / f"{name}.json"
     ckpt_path = out_dir / f"{name}.pt"
 
-    origin = "trained: no stored record"
+    origin, discard = "trained: no stored record", force
     if force:
         origin = "trained: force=True"
     elif record_path.exists():
-        stale = _stale_reason(record_path, key)
+        stored, stale = _read_stored(record_path, key)  # the JSON is read once
         if stale is None:
-            return Record.load(record_path, origin="loaded: its key matches")
-        origin = f"retrained: {stale}"
-    if force or origin.startswith("retrained") or _checkpoint_is_stale(ckpt_path, key):
+            return stored
+        origin, discard = f"retrained: {stale}", True
+    if discard or _checkpoint_is_stale(ckpt_path, key):
         for path in (record_path, ckpt_path):
             path.unlink(missing_ok=True)
 
@@ -231,14 +236,19 @@ def run_key(model: str, kwargs: Mapping[str, Any], subset: ChannelSubset, config
     }
 
 
-def _stale_reason(record_path: Path, key: Mapping[str, Any]) -> str | None:
-    """None when the stored record's key equals ``key``; else why it is stale, in words."""
+def _read_stored(record_path: Path, key: Mapping[str, Any]) -> tuple[Record | None, str | None]:
+    """(the stored record, None) when its key equals ``key``; else (None, why it is stale)."""
     try:
-        stored = Record.load(record_path).key
+        stored = Record.load(record_path, origin="loaded: its key matches")
     except (ConfigError, ValueError, KeyError, TypeError) as err:
-        return f"the stored record could not be read ({err})"
-    if stored == dict(key):
-        return None
+        return None, f"the stored record could not be read ({err})"
+    if stored.key == dict(key):
+        return stored, None
+    return None, _stale_reason(stored.key, key)
+
+
+def _stale_reason(stored: Mapping[str, Any], key: Mapping[str, Any]) -> str:
+    """Why a record keyed by ``stored`` is stale under ``key``, in words."""
     reasons = []
     if stored.get("config") != key["config"]:
         reasons.append("the configuration changed")
@@ -374,9 +384,3 @@ def load_records(profile: str = "ci", results_dir: str | os.PathLike | None = No
         except (ConfigError, ValueError, KeyError, TypeError) as err:
             warnings.warn(f"skipping {path.name}: {err}", stacklevel=2)
     return records
-
-
-__all__ = [
-    "CODE_MODULES", "EVAL_SPLIT_SEED", "code_digest", "load_records", "make_splits", "run",
-    "run_config", "run_experiment", "run_key", "run_seeds",
-]
