@@ -78,11 +78,14 @@ class SEBlock(nn.Module):
         self.fc2 = nn.Linear(hidden, channels, bias=False)
         self.gate = nn.Sigmoid()
 
+    def gates(self, x: Tensor) -> Tensor:
+        """The per-image channel gates s: (B, C, H, W) -> (B, C), each in (0, 1)."""
+        s = self.squeeze(x).flatten(1)  # (B, C)
+        return self.gate(self.fc2(self.relu(self.fc1(s))))  # (B, C)
+
     def forward(self, x: Tensor) -> Tensor:
         b, c = x.shape[:2]
-        s = self.squeeze(x).view(b, c)  # (B, C)
-        s = self.gate(self.fc2(self.relu(self.fc1(s))))  # (B, C), each in (0, 1)
-        return x * s.view(b, c, 1, 1)  # (B, C, H, W)
+        return x * self.gates(x).view(b, c, 1, 1)  # (B, C, H, W)
 
 
 def explicit_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
@@ -138,6 +141,16 @@ class SelfAttention(nn.Module):
         # gamma = 0 at init: the block is the identity until it learns to attend.
         self.gamma = nn.Parameter(torch.zeros(1))
         self.fused = fused
+
+    def attention_weights(self, x: Tensor) -> Tensor:
+        """The explicit softmax matrix, for looking at it: (B, C, H, W) -> (B, HW, HW).
+
+        Row j is where query position j attends (it sums to 1 over the key positions).
+        Builds the (HW)^2 matrix that ``forward`` avoids: for small feature maps only.
+        """
+        q = self.query(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        k = self.key(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        return F.softmax(torch.bmm(q, k.transpose(1, 2)), dim=-1)  # (B, HW, HW)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape

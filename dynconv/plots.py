@@ -251,35 +251,40 @@ def plot_cost_bars(table: pd.DataFrame, columns: Sequence[str], *, title: str = 
     return fig
 
 
-def plot_block_demo(image: torch.Tensor, se_block, attention_block) -> Figure:
-    """SE gates of a random 64-channel feature map, and one query's attention map.
+def plot_trained_blocks(images: torch.Tensor, inspection: dict[str, torch.Tensor],
+                        titles: Sequence[str] = ()) -> Figure:
+    """What a trained first AttentionSE block does, image by image.
 
-    ``image`` is a normalised (3, H, W) tensor; a fixed random 1x1 projection lifts it to 64
-    channels so the untrained blocks have something to work on. Left: the 64 SE gates
-    (one scale per channel). Right: where one query position (the centre) attends, from the
-    SAGAN attention's softmax (with random weights: the mechanism, not a trained pattern).
+    ``images``: normalised (B, 3, H, W); ``inspection``: the dict of
+    :func:`dynconv.small_net.inspect_first_block` for them. One row per image: the image; the
+    attention each position *receives*, averaged over all queries (where the block looks,
+    upsampled to the image); and the 64 SE gates for this image (an untrained block keeps
+    every gate close to 0.5: between 0.47 and 0.53 for the default initialisation).
     """
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(0)
-        lift = torch.randn(64, 3, 1, 1, generator=generator)
-        features = torch.relu(torch.nn.functional.conv2d(image[None], lift))  # (1, 64, H, W)
-        pooled = se_block.squeeze(features).flatten(1)  # (1, 64)
-        gates = se_block.gate(se_block.fc2(se_block.relu(se_block.fc1(pooled))))[0]  # (64,)
-        q = attention_block.query(features).flatten(2)[0].T  # (HW, C/8)
-        k = attention_block.key(features).flatten(2)[0]  # (C/8, HW)
-        attention = torch.softmax(q @ k, dim=-1)  # (HW, HW), SAGAN: no 1/sqrt(d)
-    h, w = features.shape[-2:]
-    centre = (h // 2) * w + w // 2
-    fig, (ax_img, ax_se, ax_attn) = plt.subplots(1, 3, figsize=(11, 3.2))
-    shown = image - image.amin()
-    ax_img.imshow((shown / shown.amax()).permute(1, 2, 0).numpy())
-    ax_img.plot(w // 2, h // 2, "w+", ms=12, mew=2)
-    ax_img.set_title("input (+ = query position)")
-    ax_img.axis("off")
-    ax_se.bar(range(64), gates.numpy())
-    ax_se.set(title="SE: one gate per channel", xlabel="channel", ylabel="gate $s_c$", ylim=(0, 1))
-    ax_attn.imshow(attention[centre].reshape(h, w).numpy(), cmap="magma")
-    ax_attn.set_title("attention of the query over all positions")
-    ax_attn.axis("off")
+    attention, gates = inspection["attention"], inspection["gates"]  # (B, N, N), (B, C)
+    h, w = (int(v) for v in inspection["size"])
+    received = attention.mean(dim=1).reshape(-1, 1, h, w)  # (B, 1, H', W')
+    received = torch.nn.functional.interpolate(received, size=images.shape[-2:],
+                                               mode="nearest")[:, 0]  # (B, H, W)
+    rows = images.shape[0]
+    fig, axes = plt.subplots(rows, 3, figsize=(10, 2.4 * rows), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 2.4]})
+    for row in range(rows):
+        ax_img, ax_attn, ax_se = axes[row]
+        shown = images[row] - images[row].amin()
+        ax_img.imshow((shown / shown.amax()).permute(1, 2, 0).numpy())
+        ax_img.set_title(titles[row] if row < len(titles) else "input", fontsize=9)
+        ax_attn.imshow(received[row].numpy(), cmap="magma")
+        ax_attn.set_title("attention received", fontsize=9)
+        for ax in (ax_img, ax_attn):
+            ax.axis("off")
+        ax_se.bar(range(gates.shape[1]), gates[row].numpy(), width=1.0)
+        ax_se.axhline(0.5, color="grey", lw=0.8, ls="--")
+        ax_se.set(ylim=(0, 1), ylabel="gate $s_c$")
+        ax_se.set_title("SE gate per channel (dashed: 0.5, near every gate before training)",
+                        fontsize=9)
+    axes[-1][2].set_xlabel("channel")
+    gamma = float(inspection["gamma"])
+    fig.suptitle(f"trained first block: attention weight gamma = {gamma:.3f}", fontsize=10)
     fig.tight_layout()
     return fig

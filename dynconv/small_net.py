@@ -17,6 +17,7 @@ difference between the two cannot be credited to either change alone.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from dynconv.blocks import RRDB, AttentionSE, OriginalRRDB
@@ -24,7 +25,8 @@ from dynconv.channels import ChannelSubset
 from dynconv.errors import ConfigError
 from dynconv.stems import check_input
 
-__all__ = ["SMALL_STEMS", "RRDB_KINDS", "SmallAttentionNet", "small_attention_net"]
+__all__ = ["SMALL_STEMS", "RRDB_KINDS", "SmallAttentionNet", "inspect_first_block",
+           "small_attention_net"]
 
 # stem name -> (kernel, stride, padding)
 SMALL_STEMS: dict[str, tuple[int, int, int]] = {"k3s1": (3, 1, 1), "k7s2": (7, 2, 3)}
@@ -83,14 +85,43 @@ class SmallAttentionNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(2 * width, num_classes)
 
+    def stem_features(self, x: Tensor) -> Tensor:
+        """The stem's output, the input of the first attention block: (B, 64, H', W')."""
+        return self.relu(self.bn1(self.conv1(x)))  # H' = H (k3s1) or H/2 (k7s2)
+
     def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
         check_input(x, channels, input_mode="zero")
-        x = self.relu(self.bn1(self.conv1(x)))  # (B, 64, H', W'), H' = H or H/2
+        x = self.stem_features(x)  # (B, 64, H', W')
         x = self.attention(x)  # (B, 64, H', W')
         x = self.rrdb(x)  # (B, 64, H', W')
         x = self.relu(self.bn2(self.conv2(x)))  # (B, 128, H', W')
         x = self.avgpool(x).flatten(1)  # (B, 128)
         return self.fc(x)  # (B, num_classes)
+
+
+@torch.no_grad()
+def inspect_first_block(model: SmallAttentionNet, x: Tensor) -> dict[str, Tensor]:
+    """What the first AttentionSE block does to a batch ``x`` (B, 3, H, W), in eval mode.
+
+    Returns ``attention`` (B, H'W', H'W'): the softmax rows of the self-attention;
+    ``gates`` (B, 64): the SE gates applied after it; ``gamma``: the learned weight of the
+    attention's output in ``gamma * attention + x`` (0 at initialisation: a trained gamma
+    near 0 means the network learned to ignore the attention); ``size``: (H', W').
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        features = model.stem_features(x)  # (B, 64, H', W')
+        block = model.attention
+        attended = block.attention(features)  # (B, 64, H', W')
+        return {
+            "attention": block.attention.attention_weights(features),
+            "gates": block.se.gates(attended),
+            "gamma": block.attention.gamma.detach().clone(),
+            "size": torch.tensor(features.shape[-2:]),
+        }
+    finally:
+        model.train(was_training)
 
 
 def small_attention_net(

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from dynconv.channels import RGB, SUBSET_NAMES
-from dynconv.config import resolve_device
+from dynconv.config import departures, resolve_device
 from dynconv.records import Record, paired_tests
 from dynconv.results import hardware_label
 from dynconv.stats import describe_comparison, interval_text, seed_summary
@@ -119,6 +119,51 @@ def relative_to_bound(table: pd.DataFrame) -> pd.DataFrame:
     return table / bound
 
 
+def subset_trained_table(control: Record, trained: Mapping[str, Record], *,
+                         bounds: Mapping[str, float] | None = BUILTIN_BOUND) -> pd.DataFrame:
+    """Per subset: the network trained on it alone against the RGB-trained control.
+
+    ``trained`` maps a subset name to the record of a plain ResNet18 trained (and tested) on
+    that subset; ``control`` is trained on RGB and tested zero-filled on every subset. With
+    ``bounds`` (the built-in data's best possible accuracy per subset), ``target`` is the bound
+    times the control's RGB accuracy (what the subset allows a network that learned RGB this
+    well) and ``ratio`` the trained network's accuracy over it. ``p`` is McNemar's exact test
+    of the trained network against the control on the same test images and subset.
+    """
+    rgb = control.test["RGB"]
+    rows = {}
+    for subset, record in trained.items():
+        acc = record.test[subset]
+        row = {
+            "trained on it (95% CI)": interval_text(acc, *record.interval(subset)),
+            "control, zero-filled (95% CI)": interval_text(control.test[subset],
+                                                           *control.interval(subset)),
+            "p (McNemar)": (paired_tests(record, control, [subset])[0].p_value
+                            if record is not control else np.nan),
+        }
+        if bounds is not None:
+            target = bounds[subset] * rgb
+            row.update({"bound": bounds[subset], "target": target,
+                        "ratio": acc / target if target else np.nan})
+        rows[subset] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def subset_trained_bars(control: Record, trained: Mapping[str, Record]
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(accuracy, low, high) tables for :func:`dynconv.plots.plot_accuracy_bars`: the control
+    zero-filled on each subset, and on each subset the network trained on it alone."""
+    rows = {f"{control.label} on RGB, zero-filled": {s: control for s in trained},
+            "trained on the subset alone": dict(trained)}
+    tables = []
+    for pick in (lambda r, s: r.test[s], lambda r, s: r.interval(s)[0],
+                 lambda r, s: r.interval(s)[1]):
+        tables.append(pd.DataFrame.from_dict(
+            {label: {s: pick(r, s) for s, r in by_subset.items()}
+             for label, by_subset in rows.items()}, orient="index").astype(float))
+    return tables[0], tables[1], tables[2]
+
+
 def criterion_table(records: Mapping[str, Record], *, reference: str,
                     fraction: float = 0.9) -> pd.DataFrame:
     """Part II's goal: RGB accuracy as a fraction of the reference's, with intervals and a
@@ -140,6 +185,19 @@ def criterion_table(records: Mapping[str, Record], *, reference: str,
             row[f"p vs {reference} (McNemar)"] = paired_tests(r, ref, ["RGB"])[0].p_value
         rows[label] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def departure_table(profile: str = "ci") -> pd.DataFrame:
+    """Every setting in which ``profile`` departs from the original study's, with its reason
+    (:func:`dynconv.config.departures`); empty for ``full``."""
+    def text(name: str, value: object) -> str:  # None: "all" images, or no limit
+        if value is None:
+            return "all" if name.startswith("max_") else "none"
+        return str(value)
+
+    rows = [(name, text(name, a), text(name, b), why) for name, a, b, why in departures(profile)]
+    return pd.DataFrame(rows, columns=["setting", "original (full)", profile, "why"]
+                        ).set_index("setting")
 
 
 def provenance_table(records: Mapping[str, Record]) -> pd.DataFrame:

@@ -105,6 +105,7 @@ def fit(
     progress: bool = True,
     stop_after_epoch: int | None = None,
     run_key: Mapping[str, Any] | None = None,
+    desc: str = "training",
 ) -> FitResult:
     """Train ``model`` with early stopping and return its history; the best weights are restored.
 
@@ -115,6 +116,8 @@ def fit(
     checkpoint, as if the process had been killed there (to test resuming). ``run_key`` is
     stored in the checkpoint; resuming from a checkpoint with another key is refused.
     With ``config.val_subsets == "all"`` validation averages over every subset the model takes.
+    ``progress`` shows ONE bar per training, named ``desc``, counting optimisation steps over
+    all epochs (a notebook page keeps one compact line per training, not one per epoch).
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig (see dynconv.config.get_config), "
@@ -138,28 +141,33 @@ def fit(
         state = _load_checkpoint(ckpt_path, model, optimizer, config, subset, run_key)
     resumed_from = len(state.history)
 
-    epochs = tqdm(total=config.max_epochs, initial=resumed_from, desc="epochs",
-                  disable=not progress, unit="epoch")
+    steps = _num_batches(train_loader, config.max_steps_per_epoch)
+    bar = tqdm(total=None if steps is None else config.max_epochs * steps,
+               initial=0 if steps is None else resumed_from * steps, desc=desc, unit="step",
+               disable=not progress or state.finished, mininterval=0.5)
     try:
         for epoch in range(resumed_from, config.max_epochs):
             if state.finished:
                 break
             row = _run_epoch(model, optimizer, train_loader, val_loader, config, epoch=epoch,
                              subset=subset, val_subsets=val_subsets, input_mode=input_mode,
-                             device=device, progress=progress)
+                             device=device, bar=bar)
             state.history.append(row)
             _update_best(state, model, row, config, epoch_number=epoch + 1)
             state.finished = state.stopped_early or epoch + 1 >= config.max_epochs
             if ckpt_path is not None:
                 _save_checkpoint(ckpt_path, model, optimizer, state, config, subset, run_key)
-            epochs.update(1)
-            epochs.set_postfix(val_loss=f"{row['val_loss']:.3f}", val_acc=f"{row['val_acc']:.3f}")
+            bar.set_postfix_str(f"epoch {epoch + 1}/{config.max_epochs}, "
+                                f"val_acc {row['val_acc']:.3f}"
+                                + (" (early stop)" if state.stopped_early else ""))
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch \
                     and not state.finished:
                 return _result(state, config, completed=False, resumed_from=resumed_from,
                                t0=t0, device=device, ckpt_path=ckpt_path)
+        if state.stopped_early:
+            _end_bar_early(bar)
     finally:
-        epochs.close()
+        bar.close()
 
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
@@ -170,7 +178,7 @@ def fit(
 def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Iterable,
                val_loader: Iterable, config: TrainConfig, *, epoch: int, subset: ChannelSubset,
                val_subsets: Sequence[ChannelSubset], input_mode: str, device: torch.device,
-               progress: bool) -> dict[str, float]:
+               bar: tqdm) -> dict[str, float]:
     """Train one epoch (0-based index ``epoch``), validate, and return the history row."""
     start = time.perf_counter()
     # Every random draw of this epoch (shuffle order, v4's channel dropping, dropout) derives
@@ -184,10 +192,8 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
 
     model.train()
     total = _num_batches(train_loader, config.max_steps_per_epoch)
-    batches = tqdm(train_loader, total=total, desc=f"epoch {epoch + 1}", leave=False,
-                   disable=not progress, unit="batch")
     loss_sum, correct, seen = 0.0, 0, 0
-    for step, (x, y) in enumerate(batches):
+    for step, (x, y) in enumerate(train_loader):
         if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
             break
         if config.lr_schedule == "onecycle":
@@ -208,8 +214,7 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
         loss_sum += loss.item() * y.numel()
         correct += (logits.argmax(dim=1) == y).sum().item()
         seen += y.numel()
-        batches.set_postfix(loss=f"{loss.item():.3f}")
-    batches.close()
+        bar.update(1)
     if seen == 0:
         raise ConfigError("the training loader yielded no batches")
 
@@ -305,6 +310,19 @@ def _reseed_loader(loader: Any, seed: int) -> None:
         if isinstance(generator, torch.Generator) and all(generator is not g for g in seen):
             seen.append(generator)
             generator.manual_seed(seed)
+
+
+def _end_bar_early(bar: tqdm) -> None:
+    """Mark an early-stopped run's bar as complete at the step it reached.
+
+    Otherwise a notebook bar closed below its total turns red, the sign tqdm uses for an
+    error; an early stop is a normal end (the postfix says "early stop").
+    """
+    bar.total = bar.n
+    container = getattr(bar, "container", None)  # tqdm.notebook: (label, IntProgress, text)
+    if container is not None:
+        container.children[1].max = bar.n
+    bar.refresh()
 
 
 def _num_batches(loader: Any, max_steps: int | None) -> int | None:

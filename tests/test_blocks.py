@@ -119,3 +119,25 @@ def test_dense_block_and_rrdb():
     assert block(x).shape == x.shape
     out = RRDB(16, growth=8)(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_se_gates_are_what_forward_multiplies_by():
+    torch.manual_seed(0)
+    se = SEBlock(16)
+    x = torch.rand(3, 16, 4, 5) + 0.1
+    gates = se.gates(x)  # (B, C)
+    assert gates.shape == (3, 16)
+    torch.testing.assert_close(se(x), x * gates[:, :, None, None])
+
+
+def test_attention_weights_are_the_explicit_softmax_that_forward_applies():
+    torch.manual_seed(0)
+    block = SelfAttention(16)
+    block.gamma.data.fill_(0.5)
+    x = torch.randn(2, 16, 4, 6)
+    weights = block.attention_weights(x)  # (B, HW, HW)
+    assert weights.shape == (2, 24, 24)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 24))
+    v = block.value(x).flatten(2).transpose(1, 2)  # (B, HW, C)
+    by_hand = (weights @ v).transpose(1, 2).reshape(2, 16, 4, 6)
+    torch.testing.assert_close(block(x), 0.5 * by_hand + x, atol=1e-5, rtol=1e-5)

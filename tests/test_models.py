@@ -352,3 +352,23 @@ def test_zoo_errors():
         build_model("small_k3s1", num_classes=5, stem="k7s2")
     assert model_options("v1") == ("channels", "keep_maxpool")
     assert cached_model("v4").input_mode == "drop" and cached_model("resnet18").input_mode == "zero"
+
+
+def test_inspect_first_block_reports_what_the_network_computes():
+    from dynconv.small_net import inspect_first_block, small_attention_net
+
+    torch.manual_seed(0)
+    net = small_attention_net(num_classes=5, stem="k7s2")
+    net.attention.attention.gamma.data.fill_(0.25)
+    net.train()
+    x = torch.randn(3, 3, 16, 16)
+    seen = inspect_first_block(net, x)
+    assert net.training  # the mode is restored
+    assert tuple(seen["size"].tolist()) == (8, 8)  # k7s2 halves the side
+    assert seen["attention"].shape == (3, 64, 64) and seen["gates"].shape == (3, 64)
+    assert float(seen["gamma"]) == 0.25
+    net.eval()
+    with torch.no_grad():  # the same gates as the block's own forward pass
+        features = net.stem_features(x)
+        expected = net.attention.se.gates(net.attention.attention(features))
+    torch.testing.assert_close(seen["gates"], expected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dynconv.channels import SUBSET_NAMES
 from dynconv.config import get_config
 from dynconv.errors import ConfigError
 from dynconv.registry import (
@@ -11,6 +12,7 @@ from dynconv.registry import (
     EXPERIMENTS,
     PART1,
     PART2,
+    SUBSET_TRAINED,
     ExperimentSpec,
     _specs,
     get_experiment,
@@ -34,7 +36,9 @@ def test_every_spec_builds_under_every_profile():
                 built.add(key)
             config = spec.config(profile)
             assert config.profile == profile
-    assert len(built) >= len(EXPERIMENTS)
+    # experiments that differ only in their training channels share a model
+    assert len(built) == len({(s.model, tuple(sorted(s.build_kwargs(p).items())))
+                              for s in EXPERIMENTS.values() for p in PROFILES})
 
 
 def test_names_groups_and_labels():
@@ -50,15 +54,24 @@ def test_names_groups_and_labels():
         _specs(ExperimentSpec("a", "A", "v1"), ExperimentSpec("a", "B", "v2"))
 
 
-def test_part2_trains_with_batch_16_under_full_and_4_epochs_under_ci():
+def test_part2_trains_with_batch_16_under_full_and_like_part1_under_ci():
     for name in PART2:
         spec = get_experiment(name)
         assert spec.config("full").batch_size == 16
         assert spec.config("full").max_epochs == get_config("full").max_epochs
-        assert spec.config("ci").max_epochs == 4
-        assert spec.config("ci").batch_size == get_config("ci").batch_size
+        assert spec.config("ci") == get_config("ci")  # the same budget as Part I
     for name in PART1:  # Part I keeps the profiles' settings
         assert get_experiment(name).config("full").batch_size == 64
+
+
+def test_one_resnet18_per_subset_trains_on_that_subset_only():
+    assert set(SUBSET_TRAINED) == set(SUBSET_NAMES)
+    assert SUBSET_TRAINED["RGB"] == "resnet18"  # on RGB, the control itself
+    for subset, name in SUBSET_TRAINED.items():
+        spec = get_experiment(name)
+        assert (spec.model, spec.train_channels) == ("resnet18", subset)
+        assert spec.config("ci") == get_experiment("resnet18").config("ci")
+        assert spec.build_kwargs("ci") == {}
 
 
 def test_v3_anneals_within_the_ci_run_and_v4_validates_on_all_subsets():

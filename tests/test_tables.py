@@ -15,12 +15,15 @@ from dynconv.tables import (
     accuracy_table,
     comparison_sentence,
     criterion_table,
+    departure_table,
     interval_bounds,
     interval_half_width,
     provenance_table,
     relative_to_bound,
     seed_spread,
     seed_table,
+    subset_trained_bars,
+    subset_trained_table,
     summary_text,
 )
 
@@ -157,3 +160,33 @@ def test_provenance_table_and_summary_text():
         loaded, chance=0.25)
     b_only = with_accuracy({"B": 0.5}, label="b")
     assert "test accuracy on B **50.0%" in summary_text(b_only, chance=0.25)
+
+
+def test_subset_trained_table_and_bars():
+    control = with_accuracy({"RGB": 0.9, "GB": 0.6, "R": 0.3}, label="control")
+    on_gb = with_accuracy({"GB": 0.9}, label="on GB")  # same images as the control
+    on_r = with_accuracy({"R": 0.45}, label="on R")
+    table = subset_trained_table(control, {"GB": on_gb, "R": on_r})
+    assert list(table.index) == ["GB", "R"]
+    assert table.loc["GB", "target"] == pytest.approx(1.0 * 0.9)  # bound x control's RGB
+    assert table.loc["R", "target"] == pytest.approx(0.5 * 0.9)
+    assert table.loc["GB", "ratio"] == pytest.approx(1.0)
+    assert table.loc["R", "ratio"] == pytest.approx(0.45 / 0.45)
+    # 60 images only the GB-trained network gets right, none the other way
+    assert table.loc["GB", "p (McNemar)"] < 1e-10
+    assert table.loc["R", "trained on it (95% CI)"].startswith("45.0% (")
+    plain = subset_trained_table(control, {"GB": on_gb}, bounds=None)
+    assert "ratio" not in plain.columns and "target" not in plain.columns
+    acc, low, high = subset_trained_bars(control, {"GB": on_gb, "R": on_r})
+    assert acc.loc["trained on the subset alone", "GB"] == pytest.approx(0.9)
+    assert acc.loc["control on RGB, zero-filled", "R"] == pytest.approx(0.3)
+    assert (low.values < acc.values).all() and (acc.values < high.values).all()
+
+
+def test_departure_table_lists_the_profile_fields_with_reasons():
+    table = departure_table("ci")
+    assert "image_size" in table.index and table.loc["image_size", "original (full)"] == "84"
+    assert table.loc["image_size", "ci"] == "16"
+    assert table.loc["max_val_per_class", "original (full)"] == "all"
+    assert table["why"].str.len().min() > 20
+    assert departure_table("full").empty

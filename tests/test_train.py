@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -11,7 +13,16 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from dynconv.channels import ALL_SUBSETS, RGB, parse_channels
-from dynconv.config import CI, FIELD_NAMES, FULL, PROFILES, SMOKE, TrainConfig, get_config
+from dynconv.config import (
+    CI,
+    FIELD_NAMES,
+    FULL,
+    PROFILES,
+    RUNTIME_FIELDS,
+    SMOKE,
+    TrainConfig,
+    get_config,
+)
 from dynconv.errors import ConfigError, DynconvError
 from dynconv.evaluate import evaluable_subsets, evaluate
 from dynconv.train import FitResult, fit, load_checkpoint, load_model, one_cycle_lr
@@ -91,7 +102,7 @@ def loaders(batch_size: int = 8, generator: bool = True, flip_val: bool = False)
 def tiny_config(**kw) -> TrainConfig:
     base = dict(image_size=16, batch_size=8, max_epochs=4, patience=10, device="cpu",
                 max_train_per_class=None, max_val_per_class=None, max_test_per_class=None,
-                lr=1e-2)
+                lr=1e-2, lr_schedule="constant")
     base.update(kw)
     return get_config("ci", **base)
 
@@ -120,16 +131,31 @@ def test_profiles_are_instances_with_the_documented_settings():
     assert (FULL.image_size, FULL.batch_size, FULL.max_epochs, FULL.patience) == (84, 64, 50, 5)
     assert FULL.monitor == "val_loss" and FULL.max_train_per_class is None
     assert (FULL.max_val_per_class, FULL.max_test_per_class) == (None, None)
-    assert (CI.image_size, CI.max_train_per_class, CI.max_val_per_class) == (32, 100, 20)
+    assert (CI.image_size, CI.max_train_per_class, CI.max_val_per_class) == (16, None, 20)
     assert CI.max_test_per_class is None  # every test image: intervals of about 1 point
-    assert (CI.max_epochs, CI.patience) == (6, 2)
+    assert (CI.max_epochs, CI.patience, CI.lr_schedule) == (6, 6, "onecycle")
     assert (SMOKE.image_size, SMOKE.max_epochs, SMOKE.max_steps_per_epoch) == (16, 1, 2)
     assert all(p.val_subsets == "train" for p in PROFILES.values())
     assert {name: p.profile for name, p in PROFILES.items()} == {
         "ci": "ci", "full": "full", "smoke": "smoke"}
-    assert (CI.lr, CI.weight_decay, CI.grad_clip, CI.seed) == (1e-3, 1e-4, 2.0, 42)
+    assert (CI.lr, CI.weight_decay, CI.grad_clip, CI.seed) == (4e-3, 1e-4, 2.0, 42)
+    assert (FULL.lr, FULL.lr_schedule) == (1e-3, "constant")
     with pytest.raises(dataclasses.FrozenInstanceError):
         CI.lr = 1.0  # type: ignore[misc]
+
+
+def test_every_ci_departure_from_the_original_has_its_reason():
+    from dynconv.config import CI_DEPARTURES, departures
+
+    differing = {f for f in FIELD_NAMES
+                 if f not in ("profile", *RUNTIME_FIELDS) and getattr(CI, f) != getattr(FULL, f)}
+    assert differing == set(CI_DEPARTURES)  # every departure explained, and nothing else
+    rows = departures("ci")
+    assert [r[0] for r in rows] == [f for f in FIELD_NAMES if f in differing]  # field order
+    assert all(r[3] == CI_DEPARTURES[r[0]] and len(r[3]) > 20 for r in rows)
+    assert departures("full") == []
+    assert [r[:3] for r in departures(get_config("full", lr=0.1))] == [("lr", 1e-3, 0.1)]
+    assert {r[0] for r in departures("smoke")} >= {"image_size", "max_epochs"}
 
 
 def test_get_config_overrides_and_to_dict():
@@ -263,22 +289,24 @@ def test_resume_refuses_a_different_config(tmp_path):
 
 def test_early_stopping_stops_and_restores_the_best_weights(tmp_path):
     # Validation labels are the training labels reversed: the better the model fits the
-    # training set, the worse its validation loss, so epoch 1 is the best one.
+    # training set, the worse its validation loss, so training soon stops improving it.
     cfg = tiny_config(max_epochs=10, patience=2, lr=0.05)
     train, val = loaders(flip_val=True)
     model = build()
     result = fit(model, train, val, cfg, checkpoint_path=tmp_path / "e.pt", progress=False)
     losses = result.history["val_loss"].tolist()
-    assert losses[1] > losses[0] and losses[2] > losses[0]
-    assert result.best_epoch == 1 and result.best_metric == losses[0]
-    assert result.stopped_early and result.epochs_run == 3  # 1 best + patience 2
+    best = int(np.argmin(losses)) + 1
+    assert result.stopped_early and result.epochs_run == best + 2  # best + patience 2
+    assert result.epochs_run < cfg.max_epochs
+    assert result.best_epoch == best and result.best_metric == losses[best - 1]
+    assert min(losses[best:]) > losses[best - 1]  # the two epochs after it are worse
 
-    # The restored weights are those after epoch 1: train a 1-epoch run to compare.
+    # The restored weights are those after the best epoch: train that many epochs to compare.
     train, val = loaders(flip_val=True)
-    one = build()
-    fit(one, train, val, dataclasses.replace(cfg, max_epochs=1), progress=False)
-    assert_same_weights(model, one)
-    assert load_checkpoint(tmp_path / "e.pt")["best_epoch"] == 1
+    short = build()
+    fit(short, train, val, dataclasses.replace(cfg, max_epochs=best), progress=False)
+    assert_same_weights(model, short)
+    assert load_checkpoint(tmp_path / "e.pt")["best_epoch"] == best
 
 
 def test_val_acc_monitor_needs_a_strict_improvement():
@@ -507,3 +535,30 @@ def test_onecycle_schedule_is_applied_and_resumes_on_the_same_curve(tmp_path):
     fit(build(), *loaders(), cfg, checkpoint_path=ckpt, progress=False, stop_after_epoch=1)
     resumed = fit(build(), *loaders(), cfg, checkpoint_path=ckpt, progress=False)
     pd.testing.assert_frame_equal(numbers(resumed), numbers(full))
+
+
+def test_one_progress_bar_per_training_that_ends_complete(monkeypatch):
+    import dynconv.train as train_module
+    from tqdm import tqdm as plain_tqdm
+
+    bars = []
+
+    def recording_tqdm(*args, **kwargs):
+        bar = plain_tqdm(*args, **{**kwargs, "disable": False, "file": io.StringIO()})
+        bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(train_module, "tqdm", recording_tqdm)
+    train, val = loaders(batch_size=8)  # 48 images -> 6 steps an epoch
+    fit(build(), train, val, tiny_config(max_epochs=3), progress=True, desc="tiny run")
+    assert len(bars) == 1  # not one bar per epoch: one compact line per training
+    assert (bars[0].desc, bars[0].total, bars[0].n) == ("tiny run", 18, 18)
+    assert "epoch 3/3" in bars[0].postfix
+
+    bars.clear()  # an early stop ends the bar at the step it reached, complete (not red)
+    train, val = loaders(flip_val=True)
+    result = fit(build(), train, val, tiny_config(max_epochs=10, patience=2, lr=0.05),
+                 progress=True)
+    assert result.stopped_early and len(bars) == 1
+    assert bars[0].total == bars[0].n == 6 * result.epochs_run
+    assert "early stop" in bars[0].postfix
