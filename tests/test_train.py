@@ -538,8 +538,9 @@ def test_onecycle_schedule_is_applied_and_resumes_on_the_same_curve(tmp_path):
 
 
 def test_one_progress_bar_per_training_that_ends_complete(monkeypatch):
-    import dynconv.train as train_module
     from tqdm import tqdm as plain_tqdm
+
+    import dynconv.train as train_module
 
     bars = []
 

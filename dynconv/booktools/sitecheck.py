@@ -10,7 +10,8 @@ chapter, the index and search pages) in headless Chromium (Debian's
 
 - logs a console error or throws a JavaScript error (a missing favicon counts),
 - requests anything from another host (the site must work offline),
-- (chapter pages) has no figure in its content, or
+- (chapter pages) has no figure in its content,
+- (chapter pages) has a code cell wider than its box (the reader would scroll sideways), or
 - (explorer pages) does not change what is shown when a channel-subset button is clicked.
 
 A screenshot of one explorer is kept with ``--screenshot``.
@@ -114,6 +115,18 @@ def check_page(page, url: str, *, needs_figure: bool = True) -> list[str]:
     return problems
 
 
+# The longest line of every code-cell input that does not fit its box (scrolls sideways).
+_OVERFLOWING_CODE = """els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(
+    e => e.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), ""))"""
+
+
+def wide_code_cells(page) -> list[str]:
+    """A problem for each code cell of the open page that scrolls sideways."""
+    lines = page.eval_on_selector_all("div.cell_input pre", _OVERFLOWING_CODE)
+    return [f"code cell wider than the page ({len(line)} characters): {line.strip()[:60]}"
+            for line in lines]
+
+
 def check_explorer(page, screenshot: Path | None) -> list[str]:
     """Click a different channel button in an explorer and see the panel change.
 
@@ -186,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         for rel in pages:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             problems = check_page(page, f"{base}/{rel}", needs_figure=rel in chapters)
+            if rel in chapters:
+                problems += wide_code_cells(page)
             if page.locator(".dynconv-explorer").count():
                 shot = args.screenshot if explorers == 0 else None
                 problems += check_explorer(page, shot)
