@@ -29,7 +29,7 @@ from typing import Any
 from dynconv.channels import parse_channels
 from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
-from dynconv.zoo import MODEL_NAMES, model_options
+from dynconv.zoo import MODEL_NAMES, model_options, option_default
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -56,6 +56,9 @@ class ExperimentSpec:
     profile_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Profile name -> build_model arguments (applied after `model_kwargs`).
     profile_model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Profile name -> why this experiment departs from the profile there (required for every
+    # profile other than "full" that has profile_overrides or profile_model_kwargs).
+    profile_reasons: Mapping[str, str] = field(default_factory=dict)
     # How many seeds the book runs (seed, seed + 1, ...).
     num_seeds: int = 1
     # One sentence on why the experiment is in the book.
@@ -63,7 +66,7 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         # frozen dataclass: normalise through object.__setattr__ (read-only mappings)
-        for name in ("model_kwargs", "overrides"):
+        for name in ("model_kwargs", "overrides", "profile_reasons"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         for name in ("profile_overrides", "profile_model_kwargs"):
             value = {p: _frozen(m) for p, m in (getattr(self, name) or {}).items()}
@@ -78,6 +81,11 @@ class ExperimentSpec:
         if unknown:
             raise ConfigError(f"experiment {self.name!r}: {self.model} does not take "
                               f"{', '.join(unknown)}; valid: {', '.join(sorted(options))}")
+        unexplained = sorted(p for p in {*self.profile_overrides, *self.profile_model_kwargs}
+                             if p != "full" and not self.profile_reasons.get(p))
+        if unexplained:
+            raise ConfigError(f"experiment {self.name!r}: say why it departs from profile(s) "
+                              f"{', '.join(unexplained)} in profile_reasons")
         if self.num_seeds < 1:
             raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
         for profile, fields in self.profile_overrides.items():  # bad fields fail here, not later
@@ -125,6 +133,8 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     ExperimentSpec(
         "v3", "v3", "v3",
         profile_model_kwargs={"ci": {"anneal_epochs": 3}},
+        profile_reasons={"ci": "the ci run has 6 epochs: annealing over 10 would leave its "
+                               "last epoch at T = 15.5, far from the T = 1 of Chen et al."},
         purpose="Dynamic convolution: attention over a kernel bank sliced by channel.",
     ),
     ExperimentSpec(
@@ -167,6 +177,20 @@ SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
     {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in ("RG", "RB", "GB", "R", "G", "B")}})
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
+
+
+def experiment_departures(profile: str = "ci") -> list[tuple[str, str, Any, Any, str]]:
+    """``(experiment, setting, value elsewhere, value under profile, reason)`` for every
+    experiment whose settings under ``profile`` differ from its settings under ``full``."""
+    rows = []
+    for spec in EXPERIMENTS.values():
+        reason = spec.profile_reasons.get(profile, "")
+        for name, value in spec.profile_model_kwargs.get(profile, {}).items():
+            elsewhere = spec.build_kwargs("full").get(name, option_default(spec.model, name))
+            rows.append((spec.name, name, elsewhere, value, reason))
+        for name, value in spec.profile_overrides.get(profile, {}).items():
+            rows.append((spec.name, name, getattr(spec.config("full"), name), value, reason))
+    return [row for row in rows if row[2] != row[3]]
 
 
 def get_experiment(name: str | ExperimentSpec) -> ExperimentSpec:

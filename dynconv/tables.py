@@ -26,6 +26,7 @@ from torch import nn
 from dynconv.channels import RGB, SUBSET_NAMES
 from dynconv.config import departures, resolve_device
 from dynconv.records import Record, paired_tests
+from dynconv.registry import experiment_departures
 from dynconv.results import hardware_label
 from dynconv.stats import describe_comparison, interval_text, seed_summary
 from dynconv.zoo import build_model
@@ -188,14 +189,17 @@ def criterion_table(records: Mapping[str, Record], *, reference: str,
 
 
 def departure_table(profile: str = "ci") -> pd.DataFrame:
-    """Every setting in which ``profile`` departs from the original study's, with its reason
-    (:func:`dynconv.config.departures`); empty for ``full``."""
+    """Every setting in which ``profile`` departs from the original study's, with its reason:
+    the profile's fields (:func:`dynconv.config.departures`), then the experiments' own
+    per-profile settings (:func:`dynconv.registry.experiment_departures`); empty for ``full``."""
     def text(name: str, value: object) -> str:  # None: "all" images, or no limit
         if value is None:
             return "all" if name.startswith("max_") else "none"
         return str(value)
 
     rows = [(name, text(name, a), text(name, b), why) for name, a, b, why in departures(profile)]
+    rows += [(f"{experiment}: {name}", text(name, a), text(name, b), why)
+             for experiment, name, a, b, why in experiment_departures(profile)]
     return pd.DataFrame(rows, columns=["setting", "original (full)", profile, "why"]
                         ).set_index("setting")
 

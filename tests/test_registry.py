@@ -119,3 +119,15 @@ def test_specs_are_read_only():
     with pytest.raises(TypeError):
         spec.profile_overrides["ci"] = {}  # type: ignore[index]
     assert ExperimentSpec("x", "x", "v1", train_channels="gr").train_channels == "RG"
+
+
+def test_every_per_profile_departure_says_why():
+    from dynconv.registry import experiment_departures
+
+    rows = experiment_departures("ci")
+    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("v3", "anneal_epochs", 10, 3)]
+    assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
+    assert experiment_departures("full") == []
+    with pytest.raises(ConfigError, match="say why it departs from profile"):
+        ExperimentSpec("x", "X", "v3", profile_model_kwargs={"ci": {"anneal_epochs": 2}})
+    ExperimentSpec("x", "X", "v3", profile_model_kwargs={"full": {"anneal_epochs": 2}})

@@ -189,4 +189,5 @@ def test_departure_table_lists_the_profile_fields_with_reasons():
     assert table.loc["image_size", "ci"] == "16"
     assert table.loc["max_val_per_class", "original (full)"] == "all"
     assert table["why"].str.len().min() > 20
+    assert table.loc["v3: anneal_epochs", "ci"] == "3"  # the experiments' own departures
     assert departure_table("full").empty
