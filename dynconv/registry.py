@@ -29,7 +29,7 @@ from typing import Any
 from dynconv.channels import parse_channels
 from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
-from dynconv.zoo import MODEL_NAMES, model_options, option_default
+from dynconv.zoo import MODEL_NAMES, model_options
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -186,7 +186,7 @@ def experiment_departures(profile: str = "ci") -> list[tuple[str, str, Any, Any,
     for spec in EXPERIMENTS.values():
         reason = spec.profile_reasons.get(profile, "")
         for name, value in spec.profile_model_kwargs.get(profile, {}).items():
-            elsewhere = spec.build_kwargs("full").get(name, option_default(spec.model, name))
+            elsewhere = spec.build_kwargs("full").get(name, "default")
             rows.append((spec.name, name, elsewhere, value, reason))
         for name, value in spec.profile_overrides.get(profile, {}).items():
             rows.append((spec.name, name, getattr(spec.config("full"), name), value, reason))

@@ -65,14 +65,6 @@ def model_options(name: str) -> tuple[str, ...]:
     return tuple(p for p in params if p not in ("num_classes", *_FIXED.get(name, ())))
 
 
-def option_default(name: str, option: str) -> Any:
-    """The value ``build_model(name)`` uses for ``option`` when it is not given."""
-    if option not in model_options(name):
-        raise ConfigError(f"Model {name!r} has no option {option!r}; valid options: "
-                          f"{', '.join(model_options(name)) or 'none'}.")
-    return inspect.signature(_BUILDERS[name]).parameters[option].default
-
-
 def build_model(name: str, *, num_classes: int, **kwargs: Any) -> nn.Module:
     """Build the model called ``name`` (one of ``MODEL_NAMES``) for ``num_classes`` classes.
 

@@ -125,7 +125,7 @@ def test_every_per_profile_departure_says_why():
     from dynconv.registry import experiment_departures
 
     rows = experiment_departures("ci")
-    assert [(r[0], r[1], r[2], r[3]) for r in rows] == [("v3", "anneal_epochs", 10, 3)]
+    assert [(r[0], r[1], r[3]) for r in rows] == [("v3", "anneal_epochs", 3)]
     assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
     assert experiment_departures("full") == []
     with pytest.raises(ConfigError, match="say why it departs from profile"):
