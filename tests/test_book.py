@@ -375,3 +375,32 @@ def test_package_tests_and_chapters_are_ruff_clean():
     result = subprocess.run([str(ruff), "check", "dynconv", "tests", "notebooks"], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="needs Debian's chromium (.ci/run installs it)",
+)
+def test_sitecheck_flags_a_code_cell_that_scrolls_sideways(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    def cell(code: str) -> str:
+        return (f'<div class="cell_input"><pre style="width: 300px; overflow-x: auto; '
+                f'font: 12px monospace">{code}</pre></div>')
+
+    (tmp_path / "page.html").write_text(
+        "<html><body>" + cell("short = 1\nfits = 2") + cell("x = 1\n" + "y" * 120 + " = 2")
+        + "</body></html>")
+    server, base = sitecheck.serve(tmp_path)
+    try:
+        with sync_playwright() as pw:
+            chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+            browser = pw.chromium.launch(executable_path=chromium, args=sitecheck.CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"{base}/page.html")
+            problems = sitecheck.wide_code_cells(page)
+            browser.close()
+    finally:
+        server.shutdown()
+    assert len(problems) == 1  # only the second cell, named by its longest line
+    assert "124 characters" in problems[0] and "yyyy" in problems[0]
