@@ -56,6 +56,7 @@ from dynconv.data import (
 )
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets, evaluate
+from dynconv.fileio import atomic_write_json, read_json
 from dynconv.paths import resolve_results_dir
 from dynconv.records import Record
 from dynconv.registry import ExperimentSpec, get_experiment
@@ -311,7 +312,8 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     tests = evaluate(net, test, subsets, batch_size=max(config.batch_size, 256),
                      device=result.device, progress=False, class_names=bundle.class_names)
     wall_time = time.perf_counter() - t0
-    costs = _measure_costs(net, image_size=config.image_size, batch_size=config.batch_size,
+    costs = _measure_costs(net, cache_dir=record_path.parent / "costs",
+                           image_size=config.image_size, batch_size=config.batch_size,
                            channels=subset, device=result.device)
     history = result.history.to_dict(orient="records")
     first = next(iter(tests.values()))
@@ -362,11 +364,30 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     return record.save(record_path)
 
 
-def _measure_costs(model: nn.Module, **kwargs: Any) -> dict[str, Any]:
-    """dynconv.costs.measure_costs, imported only when needed (calflops imports are slow)."""
-    from dynconv.costs import measure_costs
+def _measure_costs(model: nn.Module, *, cache_dir: Path, **kwargs: Any) -> dict[str, Any]:
+    """dynconv.costs.measure_costs, measured once per architecture and setting.
 
-    return measure_costs(model, **kwargs)
+    Costs do not depend on the trained weights, so the seeds of one experiment and the plain
+    ResNet18s trained on different subsets (a zero-filled input always has 3 channels) share
+    one measurement, stored in ``cache_dir`` under a key of the model's build spec, the
+    settings and the code digest (about 6 s saved per training on a 2-core CPU).
+    """
+    channels = kwargs.get("channels")
+    if getattr(model, "input_mode", None) == "zero":
+        channels = "zero-filled"  # every subset costs the same
+    key = config_fingerprint({"model": getattr(model, "build_spec", repr(model)),
+                              "settings": {**kwargs, "channels": str(channels),
+                                           "device": str(kwargs.get("device"))},
+                              "code": code_digest()["code"]}, length=16)
+    path = Path(cache_dir) / f"{key}.json"
+    if path.is_file():
+        costs = read_json(path)
+    else:
+        from dynconv.costs import measure_costs  # imported only when needed (slow imports)
+
+        costs = to_jsonable(measure_costs(model, **kwargs))
+        atomic_write_json(path, costs)
+    return {**costs, "channels": parse_channels(kwargs["channels"]).name}
 
 
 def load_records(profile: str = "ci", results_dir: str | os.PathLike | None = None

@@ -394,3 +394,31 @@ def test_trained_and_loaded_records_are_equal(tmp_path, stand_ins):
     loaded = Record.load(rec.path)
     assert loaded == rec and loaded.to_json() == rec.to_json()
     assert np.isfinite(list(loaded.test_loss.values())).all()
+
+
+def test_costs_are_measured_once_per_architecture_and_setting(tmp_path, monkeypatch):
+    import dynconv.costs
+    from dynconv.zoo import build_model
+
+    calls = []
+
+    def fake_measure(model, **kw):
+        calls.append(kw["channels"])
+        return {"params": sum(p.numel() for p in model.parameters()), "channels": "?"}
+
+    monkeypatch.setattr(dynconv.costs, "measure_costs", fake_measure)
+    settings = dict(image_size=16, batch_size=8, device="cpu")
+    plain = build_model("resnet18", num_classes=3)
+    first = experiment._measure_costs(plain, cache_dir=tmp_path, channels="RGB", **settings)
+    # another seed, or another subset zero-filled: the same network, measured once
+    again = experiment._measure_costs(build_model("resnet18", num_classes=3),
+                                      cache_dir=tmp_path, channels="R", **settings)
+    assert calls == ["RGB"] and again["params"] == first["params"]
+    assert (first["channels"], again["channels"]) == ("RGB", "R")
+    # a dynamic stem takes only the present channels: each subset is its own measurement
+    v2 = build_model("v2", num_classes=3)
+    experiment._measure_costs(v2, cache_dir=tmp_path, channels="RG", **settings)
+    experiment._measure_costs(v2, cache_dir=tmp_path, channels="R", **settings)
+    experiment._measure_costs(plain, cache_dir=tmp_path, channels="RGB", image_size=32,
+                              batch_size=8, device="cpu")  # another image size
+    assert calls == ["RGB", "RG", "R", "RGB"]

@@ -54,12 +54,16 @@ def test_names_groups_and_labels():
         _specs(ExperimentSpec("a", "A", "v1"), ExperimentSpec("a", "B", "v2"))
 
 
-def test_part2_trains_with_batch_16_under_full_and_like_part1_under_ci():
+def test_part2_trains_with_batch_16_under_full_and_one_budget_under_ci():
+    budgets = set()
     for name in PART2:
         spec = get_experiment(name)
         assert spec.config("full").batch_size == 16
         assert spec.config("full").max_epochs == get_config("full").max_epochs
-        assert spec.config("ci") == get_config("ci")  # the same budget as Part I
+        ci = spec.config("ci")
+        assert ci == get_config("ci", max_epochs=12)  # twice Part I's epochs, nothing else
+        budgets.add(ci)
+    assert len(budgets) == 1  # the same budget for all three
     for name in PART1:  # Part I keeps the profiles' settings
         assert get_experiment(name).config("full").batch_size == 64
 
@@ -125,8 +129,11 @@ def test_every_per_profile_departure_says_why():
     from dynconv.registry import experiment_departures
 
     rows = experiment_departures("ci")
-    assert [(r[0], r[1], r[3]) for r in rows] == [("v3", "anneal_epochs", 3)]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("v3", "anneal_epochs", 3), ("resnet34", "max_epochs", 12),
+        ("small-k3s1", "max_epochs", 12), ("small-k7s2", "max_epochs", 12)]
     assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
+    assert all(len(r[4]) > 20 for r in rows)
     assert experiment_departures("full") == []
     with pytest.raises(ConfigError, match="say why it departs from profile"):
         ExperimentSpec("x", "X", "v3", profile_model_kwargs={"ci": {"anneal_epochs": 2}})
