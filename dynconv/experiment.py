@@ -308,7 +308,8 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
 
     t0 = time.perf_counter()
     result = fit(net, train_loader, val_loader, config, train_channels=subset,
-                 checkpoint_path=ckpt_path, progress=progress, run_key=key, desc=name)
+                 checkpoint_path=ckpt_path, progress=progress, run_key=key,
+                 desc=f"{experiment}, seed {config.seed}")
     tests = evaluate(net, test, subsets, batch_size=max(config.batch_size, 256),
                      device=result.device, progress=False, class_names=bundle.class_names)
     wall_time = time.perf_counter() - t0
