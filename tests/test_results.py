@@ -100,7 +100,8 @@ def test_end_to_end_on_builtin_data(tmp_path, tmp_path_factory, monkeypatch):
     rec = run("resnet18", profile="smoke", results_dir=tmp_path, progress=False)
     assert rec.origin == "trained: no stored record" and rec.experiment == "resnet18"
     assert [p.name for p in sorted((tmp_path / "smoke").iterdir())] == [
-        f"{rec.name}.json", f"{rec.name}.pt"]
+        "costs", f"{rec.name}.json", f"{rec.name}.pt"]
+    assert len(list((tmp_path / "smoke" / "costs").glob("*.json"))) == 1  # measured once
     assert rec.data["name"] == "builtin-shapes" and rec.data["num_classes"] == 24
     assert rec.data["sizes"] == {"train": 48, "val": 48, "test": 120}
     assert rec.subsets == list(SUBSET_NAMES) and rec.num_test == 120
