@@ -142,20 +142,23 @@ class SelfAttention(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1))
         self.fused = fused
 
+    def _queries_keys(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        q = self.query(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        k = self.key(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        return q, k
+
     def attention_weights(self, x: Tensor) -> Tensor:
         """The explicit softmax matrix, for looking at it: (B, C, H, W) -> (B, HW, HW).
 
         Row j is where query position j attends (it sums to 1 over the key positions).
         Builds the (HW)^2 matrix that ``forward`` avoids: for small feature maps only.
         """
-        q = self.query(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
-        k = self.key(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        q, k = self._queries_keys(x)
         return F.softmax(torch.bmm(q, k.transpose(1, 2)), dim=-1)  # (B, HW, HW)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
-        q = self.query(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
-        k = self.key(x).flatten(2).transpose(1, 2)  # (B, HW, C/8)
+        q, k = self._queries_keys(x)  # (B, HW, C/8) each
         v = self.value(x).flatten(2).transpose(1, 2)  # (B, HW, C)
         attend = fused_attention if self.fused else explicit_attention
         out = attend(q, k, v)  # (B, HW, C)

@@ -313,7 +313,7 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     tests = evaluate(net, test, subsets, batch_size=max(config.batch_size, 256),
                      device=result.device, progress=False, class_names=bundle.class_names)
     wall_time = time.perf_counter() - t0
-    costs = _measure_costs(net, cache_dir=record_path.parent / "costs",
+    costs = _measure_costs(net, cache_dir=record_path.parent / "costs", code=key["code"],
                            image_size=config.image_size, batch_size=config.batch_size,
                            channels=subset, device=result.device)
     history = result.history.to_dict(orient="records")
@@ -365,13 +365,15 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     return record.save(record_path)
 
 
-def _measure_costs(model: nn.Module, *, cache_dir: Path, **kwargs: Any) -> dict[str, Any]:
+def _measure_costs(model: nn.Module, *, cache_dir: Path, code: str | None = None,
+                   **kwargs: Any) -> dict[str, Any]:
     """dynconv.costs.measure_costs, measured once per architecture and setting.
 
     Costs do not depend on the trained weights, so the seeds of one experiment and the plain
     ResNet18s trained on different subsets (a zero-filled input always has 3 channels) share
     one measurement, stored in ``cache_dir`` under a key of the model's build spec, the
-    settings and the code digest (about 6 s saved per training on a 2-core CPU).
+    settings and the code digest (about 6 s saved per training on a 2-core CPU). ``code`` is
+    the run key's digest of the numeric modules (computed here when not given).
     """
     channels = kwargs.get("channels")
     if getattr(model, "input_mode", None) == "zero":
@@ -379,7 +381,7 @@ def _measure_costs(model: nn.Module, *, cache_dir: Path, **kwargs: Any) -> dict[
     key = config_fingerprint({"model": getattr(model, "build_spec", repr(model)),
                               "settings": {**kwargs, "channels": str(channels),
                                            "device": str(kwargs.get("device"))},
-                              "code": code_digest()["code"]}, length=16)
+                              "code": code or code_digest()["code"]}, length=16)
     path = Path(cache_dir) / f"{key}.json"
     if path.is_file():
         costs = read_json(path)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from dynconv.channels import parse_channels
+from dynconv.channels import INCOMPLETE_SUBSETS, parse_channels
 from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
 from dynconv.zoo import MODEL_NAMES, model_options
@@ -158,7 +158,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         f"resnet18-on-{subset}", f"ResNet18 trained on {subset}", "resnet18",
         train_channels=subset,
         purpose=f"The best a ResNet18 reaches on {subset}: trained and tested on {subset} only.",
-    ) for subset in ("RG", "RB", "GB", "R", "G", "B")),
+    ) for subset in INCOMPLETE_SUBSETS),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
         "resnet34", "ResNet34", "resnet34",
@@ -182,7 +182,7 @@ PART1: tuple[str, ...] = ("resnet18", "v1", "v2", "v3", "v4-batch", "v4-sample")
 PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2")
 # Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
 SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
-    {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in ("RG", "RB", "GB", "R", "G", "B")}})
+    {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
 

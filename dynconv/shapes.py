@@ -239,6 +239,11 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     return c0 + (c1 - c0) * t[..., None]  # (H, W, 3)
 
 
+def _draw_count(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    """A count drawn uniformly from the inclusive range ``bounds``."""
+    return int(rng.integers(bounds[0], bounds[1] + 1))
+
+
 def _distractors(draw: ImageDraw.ImageDraw, rng: np.random.Generator, count: int) -> None:
     """Small random blobs and line segments in random colours."""
     for _ in range(count):
@@ -268,8 +273,7 @@ def render_shape_image(
         )
     # Background: gradient + a few distractors under the shape.
     bg = Image.fromarray(np.clip(_background(rng), 0, 255).astype(np.uint8))
-    _distractors(ImageDraw.Draw(bg), rng, int(rng.integers(_DISTRACTORS_UNDER[0],
-                                                           _DISTRACTORS_UNDER[1] + 1)))
+    _distractors(ImageDraw.Draw(bg), rng, _draw_count(rng, _DISTRACTORS_UNDER))
     base = np.asarray(bg, dtype=np.float32)  # (H, W, 3)
 
     # Shape geometry: radius in _RADIUS (px of 64), fully inside the image.
@@ -290,8 +294,7 @@ def render_shape_image(
     img += rng.normal(0, _NOISE_STD, size=img.shape)  # sensor-like noise over everything
     out = Image.fromarray(np.clip(np.rint(img), 0, 255).astype(np.uint8))
     # One or two distractors over the shape: partial occlusion.
-    _distractors(ImageDraw.Draw(out), rng, int(rng.integers(_DISTRACTORS_OVER[0],
-                                                            _DISTRACTORS_OVER[1] + 1)))
+    _distractors(ImageDraw.Draw(out), rng, _draw_count(rng, _DISTRACTORS_OVER))
     return np.asarray(out), mask
 
 
