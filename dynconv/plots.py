@@ -128,9 +128,12 @@ def plot_confusion(
 
 
 def plot_accuracy_heatmap(
-    table: pd.DataFrame, *, title: str = "", chance: float | None = None
+    table: pd.DataFrame, *, title: str = "", chance: float | None = None,
+    value_label: str = "test accuracy", percent: bool = True,
 ) -> Figure:
-    """Models (rows) x channel subsets (columns) accuracy table as an annotated heatmap."""
+    """Models (rows) x channel subsets (columns) accuracy table as an annotated heatmap.
+
+    ``percent=False`` writes the values as they are (e.g. ratios to an oracle, 0..1)."""
     values = table.to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 2, 0.55 * table.shape[0] + 1.4))
     image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
@@ -139,7 +142,7 @@ def plot_accuracy_heatmap(
             ax.text(
                 c,
                 r,
-                f"{100 * v:.1f}",
+                f"{100 * v:.1f}" if percent else f"{v:.2f}",
                 ha="center",
                 va="center",
                 color="white" if v < 0.6 else "black",
@@ -149,7 +152,7 @@ def plot_accuracy_heatmap(
     ax.set_yticks(range(table.shape[0]), table.index)
     subtitle = f" (chance {100 * chance:.1f}%)" if chance else ""
     ax.set_title(title + subtitle)
-    fig.colorbar(image, ax=ax, fraction=0.03, label="test accuracy")
+    fig.colorbar(image, ax=ax, fraction=0.03, label=value_label)
     fig.tight_layout()
     return fig
 
@@ -286,5 +289,25 @@ def plot_trained_blocks(images: torch.Tensor, inspection: dict[str, torch.Tensor
     axes[-1][2].set_xlabel("channel")
     gamma = float(inspection["gamma"])
     fig.suptitle(f"trained first block: attention weight gamma = {gamma:.3f}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_channel_embedding(stem: torch.nn.Module) -> Figure:
+    """v5's learned channel-identity embedding: scale and shift of each of the 64 filters, per
+    channel (rows R, G, B). Columns sorted by R's scale so that patterns line up."""
+    scale = stem.scale.detach().cpu().numpy()  # (3, 64)
+    shift = stem.shift.detach().cpu().numpy()  # (3, 64)
+    order = np.argsort(scale[0])
+    fig, axes = plt.subplots(2, 1, figsize=(10, 3.2), sharex=True)
+    for ax, values, name in ((axes[0], scale, "scale"), (axes[1], shift, "shift")):
+        limit = float(np.abs(values).max()) or 1.0
+        image = ax.imshow(values[:, order], cmap="coolwarm", vmin=-limit, vmax=limit,
+                          aspect="auto")
+        ax.set_yticks(range(3), ["R", "G", "B"])
+        ax.set_ylabel(name)
+        fig.colorbar(image, ax=ax, fraction=0.02)
+    axes[1].set_xlabel("filter of the shared bank (sorted by its scale for R)")
+    axes[0].set_title("v5's channel-identity embedding after training")
     fig.tight_layout()
     return fig

@@ -124,6 +124,14 @@ _PART2_REASONS = {"ci": (
     "Part I's epochs, the same budget each"
 )}
 
+_ALL_SUBSETS = {"val_subsets": "all"}  # validate on the mean over the seven subsets
+# CHAMMI's four first layers (dynconv.chammi), by model name.
+PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixing",
+                    "hypernet": "HyperNet", "depthwise": "Depthwise"}
+# The published design repeated over 3 seeds: the one with the highest worst-subset ratio to
+# the oracles in a first single-seed run of all four (ci profile, built-in data; chapter 11).
+BEST_PUBLISHED = "sliceparam"
+
 EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     # ---- Part I: a first layer for any channel subset (chapters 2-7)
     ExperimentSpec(
@@ -159,6 +167,51 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         train_channels=subset,
         purpose=f"The best a ResNet18 reaches on {subset}: trained and tested on {subset} only.",
     ) for subset in INCOMPLETE_SUBSETS),
+    # ---- Part III: one first layer for any subset (chapter 11). All serve every subset, so all
+    # are validated on the mean over the seven subsets, and all but control (a) are trained with
+    # the same hierarchical channel sampling (dynconv.sampling) unless the name says otherwise.
+    ExperimentSpec(
+        "resnet18-sampled", "ResNet18 (zero-fill + rescale, sampled)", "resnet18",
+        model_kwargs={"sampling": "hierarchical", "rescale": True}, overrides=_ALL_SUBSETS,
+        num_seeds=3,
+        purpose="Control (b): a plain ResNet18 trained on zero-filled random subsets, present "
+                "channels scaled by 3/n (ChannelViT's zero-fill baseline).",
+    ),
+    ExperimentSpec(
+        "v5", "v5", "v5", overrides=_ALL_SUBSETS, num_seeds=3,
+        purpose="This book's design: shared filter bank + channel-identity embedding + mean "
+                "over the present channels.",
+    ),
+    *(ExperimentSpec(
+        design, label, design, overrides=_ALL_SUBSETS,
+        num_seeds=3 if design == BEST_PUBLISHED else 1,
+        purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
+    ) for design, label in PUBLISHED_LABELS.items()),
+    ExperimentSpec(
+        "v2-sampled", "v2, sampled (size only)", "v2",
+        model_kwargs={"sampling": "hierarchical"}, overrides=_ALL_SUBSETS,
+        purpose="v2/v4's kernel generator (it knows only the subset size) with Part III's "
+                "sampling.",
+    ),
+    ExperimentSpec(
+        "v2-identity", "v2 + identity, sampled", "v2_identity", overrides=_ALL_SUBSETS,
+        purpose="The same generator told WHICH channels are present.",
+    ),
+    ExperimentSpec(
+        "v5-no-identity", "v5 without identity", "v5", model_kwargs={"identity": False},
+        overrides=_ALL_SUBSETS, purpose="v5's ablation: no channel-identity embedding.",
+    ),
+    ExperimentSpec(
+        "v5-v4-sampling", "v5 with v4's sampling", "v5", model_kwargs={"sampling": "v4"},
+        overrides=_ALL_SUBSETS,
+        purpose="v5's ablation: v4's per-image dropping (2/3 RGB) instead of hierarchical "
+                "sampling.",
+    ),
+    ExperimentSpec(
+        "v5-zero-fill", "v5 with zero-fill", "v5", model_kwargs={"missing": "zero"},
+        overrides=_ALL_SUBSETS,
+        purpose="v5's ablation: absent channels enter as zero maps instead of being dropped.",
+    ),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
         "resnet34", "ResNet34", "resnet34",
@@ -183,6 +236,13 @@ PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2")
 # Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
 SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
     {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
+# Part III (chapter 11): v5, the published designs, the two controls (a = the Part I control).
+PUBLISHED: tuple[str, ...] = tuple(PUBLISHED_LABELS)
+PART3: tuple[str, ...] = ("v5", *PUBLISHED, "resnet18", "resnet18-sampled")
+# What identity adds: v2's generator with the same sampling, without and with identity; and
+# v5's own ablation.
+IDENTITY_PAIR: tuple[str, ...] = ("v2-sampled", "v2-identity")
+V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-v4-sampling", "v5-zero-fill")
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
 

@@ -30,11 +30,15 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
+from dynconv.chammi import chammi_stem
 from dynconv.channels import RGB, ChannelSubset
+from dynconv.embedding_stem import ChannelEmbeddingStem
 from dynconv.errors import ConfigError, check_int
+from dynconv.sampling import ChannelSampler
 from dynconv.stems import (
     ChannelDropStem,
     DynamicConvStem,
+    IdentityKernelStem,
     PerSampleKernelStem,
     SubsetSizeKernelStem,
     check_input,
@@ -50,6 +54,9 @@ __all__ = [
     "resnet18_v2",
     "resnet18_v3",
     "resnet18_v4",
+    "resnet18_v2_identity",
+    "resnet18_v5",
+    "resnet18_chammi",
 ]
 
 STEMS: tuple[str, ...] = ("original", "torchvision")
@@ -79,23 +86,35 @@ def _forward_after_stem(net: ResNet, x: Tensor) -> Tensor:
 class PlainResNet(ResNet):
     """torchvision's ResNet with a choice of stem and the ``(x, channels)`` call.
 
-    ``input_mode = "zero"``: x is always (B, 3, H, W); ``channels`` only names which
-    channels the caller zero-filled and is checked, not used.
+    ``input_mode = "zero"``: x is always (B, 3, H, W); ``channels`` names which channels the
+    caller zero-filled. It is only checked, unless ``rescale=True``: then the present channels
+    are multiplied by 3/n (n present), so a subset reaches the stem with RGB's total scale
+    (ChannelViT's zero-fill baseline). ``sampling`` (:mod:`dynconv.sampling`) zero-fills
+    random subsets in training; with "none" (the default) the network sees what it is given.
     """
 
     input_mode = "zero"
 
-    def __init__(self, layers: list[int], *, num_classes: int, stem: str = "original") -> None:
+    def __init__(self, layers: list[int], *, num_classes: int, stem: str = "original",
+                 sampling: str = "none", rescale: bool = False) -> None:
         if stem not in STEMS:
             raise ConfigError(f"Unknown stem {stem!r}; valid choices: {', '.join(STEMS)}.")
         super().__init__(BasicBlock, layers, num_classes=num_classes)
         self.stem = stem
+        self.sampler = ChannelSampler(sampling)
+        self.rescale = rescale
         if stem == "original":
             self.conv1 = _original_stem_conv()
         # stem == "torchvision": keep ResNet's 7x7/2 conv1 and 3x3/2 maxpool.
 
     def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
-        check_input(x, channels, input_mode="zero")
+        subset = check_input(x, channels, input_mode="zero")
+        if self.training and self.sampler.active:
+            draws = self.sampler.draws(subset, x.shape[0])
+            x = x * ChannelSampler.zero_mask(draws, rescale=self.rescale, device=x.device,
+                                             dtype=x.dtype)  # (B, 3, H, W), dropped = 0
+        elif self.rescale and subset.size < 3:
+            x = x * (3 / subset.size)
         return self._forward_impl(x)  # torchvision's forward, unchanged
 
 
@@ -109,9 +128,11 @@ class DynamicStemResNet(ResNet):
 
     input_mode = "drop"
 
-    def __init__(self, stem: nn.Module, *, num_classes: int, keep_maxpool: bool = True) -> None:
+    def __init__(self, stem: nn.Module, *, num_classes: int, keep_maxpool: bool = True,
+                 sampling: str = "none") -> None:
         super().__init__(BasicBlock, _LAYERS["resnet18"], num_classes=num_classes)
         self.conv1 = stem  # replaces torchvision's 7x7 conv; bn1, relu, layer1.. unchanged
+        self.sampler = ChannelSampler(sampling)  # training-time channel sampling (Part III)
         self.keep_maxpool = keep_maxpool
         if not keep_maxpool:
             self.maxpool = nn.Identity()
@@ -124,6 +145,9 @@ class DynamicStemResNet(ResNet):
 
     def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
         subset = check_input(x, channels, input_mode="drop")
+        if self.training and self.sampler.active:
+            draws = self.sampler.draws(subset, x.shape[0])
+            return _forward_after_stem(self, ChannelSampler.run_drop(x, subset, draws, self.conv1))
         return _forward_after_stem(self, self.conv1(x, subset))
 
 
@@ -131,10 +155,16 @@ def _check_num_classes(num_classes: int) -> None:
     check_int("num_classes", num_classes)
 
 
-def resnet18(*, num_classes: int, stem: str = "original") -> PlainResNet:
-    """Plain ResNet18 (input mode "zero"); ``stem`` is "original" (3x3/1) or "torchvision"."""
+def resnet18(*, num_classes: int, stem: str = "original", sampling: str = "none",
+             rescale: bool = False) -> PlainResNet:
+    """Plain ResNet18 (input mode "zero"); ``stem`` is "original" (3x3/1) or "torchvision".
+
+    ``sampling="hierarchical", rescale=True`` is Part III's control (b): zero-filled random
+    subsets in training, present channels scaled by 3/n in training and test.
+    """
     _check_num_classes(num_classes)
-    return PlainResNet(_LAYERS["resnet18"], num_classes=num_classes, stem=stem)
+    return PlainResNet(_LAYERS["resnet18"], num_classes=num_classes, stem=stem,
+                       sampling=sampling, rescale=rescale)
 
 
 def resnet34(*, num_classes: int, stem: str = "original") -> PlainResNet:
@@ -156,10 +186,13 @@ def resnet18_v1(
     return DynamicStemResNet(stem, num_classes=num_classes, keep_maxpool=keep_maxpool)
 
 
-def resnet18_v2(*, num_classes: int) -> DynamicStemResNet:
-    """v2: ResNet18 with ``SubsetSizeKernelStem`` (one kernel generator per subset size)."""
+def resnet18_v2(*, num_classes: int, sampling: str = "none") -> DynamicStemResNet:
+    """v2: ResNet18 with ``SubsetSizeKernelStem`` (one kernel generator per subset size).
+
+    ``sampling="hierarchical"``: v2 trained with Part III's channel sampling (no identity).
+    """
     _check_num_classes(num_classes)
-    return DynamicStemResNet(SubsetSizeKernelStem(), num_classes=num_classes)
+    return DynamicStemResNet(SubsetSizeKernelStem(), num_classes=num_classes, sampling=sampling)
 
 
 def resnet18_v3(
@@ -186,3 +219,26 @@ def resnet18_v4(
     _check_num_classes(num_classes)
     stem = ChannelDropStem(drop_prob=drop_prob, drop_mode=drop_mode)
     return DynamicStemResNet(stem, num_classes=num_classes)
+
+
+def resnet18_v2_identity(*, num_classes: int, sampling: str = "hierarchical"
+                         ) -> DynamicStemResNet:
+    """v2/v4's kernel generator given the channel identity (``IdentityKernelStem``)."""
+    _check_num_classes(num_classes)
+    return DynamicStemResNet(IdentityKernelStem(), num_classes=num_classes, sampling=sampling)
+
+
+def resnet18_v5(*, num_classes: int, identity: bool = True, missing: str = "drop",
+                sampling: str = "hierarchical") -> DynamicStemResNet:
+    """v5: ResNet18 with ``ChannelEmbeddingStem`` (shared bank + identity embedding + mean),
+    trained with hierarchical channel sampling. The other arguments are its ablations."""
+    _check_num_classes(num_classes)
+    stem = ChannelEmbeddingStem(identity=identity, missing=missing)
+    return DynamicStemResNet(stem, num_classes=num_classes, sampling=sampling)
+
+
+def resnet18_chammi(*, num_classes: int, design: str,
+                    sampling: str = "hierarchical") -> DynamicStemResNet:
+    """ResNet18 with a CHAMMI first layer (``dynconv.chammi``), same sampling as v5."""
+    _check_num_classes(num_classes)
+    return DynamicStemResNet(chammi_stem(design), num_classes=num_classes, sampling=sampling)

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from dynconv.channels import RGB, ChannelSubset, InputMode, parse_channels
 from dynconv.errors import ChannelSubsetError, ConfigError
+from dynconv.sampling import ChannelSampler, sample_subset
 
 __all__ = [
     "check_input",
@@ -42,6 +43,8 @@ __all__ = [
     "KernelAttention",
     "DynamicConvStem",
     "ChannelDropStem",
+    "IdentityKernelStem",
+    "placed_summary",
     "sample_subset",
     "DROP_MODES",
 ]
@@ -206,6 +209,17 @@ class SubsetSizeKernelStem(nn.Module):
         return per_sample_conv_loop(x, self.kernels(x))
 
 
+def placed_summary(x: Tensor, channels: ChannelSubset, num_channels: int = 3) -> Tensor:
+    """(B, 2 * num_channels): each present channel's mean at its channel's position (0 where
+    absent), then the presence mask. Tells a small network WHICH channels it sees."""
+    b, idx = x.shape[0], list(channels.indices)
+    placed = x.new_zeros(b, num_channels)  # (B, 3)
+    placed[:, idx] = x.mean(dim=(2, 3))  # (B, 3): mean of channel c at position c
+    mask = x.new_zeros(b, num_channels)  # (B, 3)
+    mask[:, idx] = 1.0
+    return torch.cat((placed, mask), dim=1)  # (B, 6)
+
+
 class KernelAttention(nn.Module):
     """Routing of v3: per-image softmax weights over the K kernels of the bank.
 
@@ -272,13 +286,8 @@ class KernelAttention(nn.Module):
         self._temperature.fill_(self.temperature_at(epoch))
 
     def forward(self, x: Tensor, channels: ChannelSubset) -> Tensor:
-        b = x.shape[0]
-        idx = list(channels.indices)
-        placed = x.new_zeros(b, self.num_channels)  # (B, 3)
-        placed[:, idx] = x.mean(dim=(2, 3))  # (B, 3): mean of channel c at position c
-        mask = x.new_zeros(b, self.num_channels)  # (B, 3)
-        mask[:, idx] = 1.0
-        logits = self.fc2(self.relu(self.fc1(torch.cat((placed, mask), dim=1))))  # (B, K)
+        summary = placed_summary(x, channels, self.num_channels)  # (B, 6)
+        logits = self.fc2(self.relu(self.fc1(summary)))  # (B, K)
         return torch.softmax(logits / self._temperature, dim=1)  # (B, K), rows sum to 1
 
 
@@ -346,19 +355,6 @@ class DynamicConvStem(nn.Module):
         return per_sample_conv_loop(x, self.kernels(x, subset))
 
 
-def sample_subset(present: ChannelSubset) -> ChannelSubset:
-    """Hierarchical channel sampling (as ChannelViT's HCS): k ~ U{1..n}, then k random
-    channels among the n present ones. Uses torch's global RNG (``fit`` seeds it).
-
-    Every subset SIZE is equally likely, unlike independent per-channel dropout which
-    rarely keeps a single channel.
-    """
-    n = present.size
-    k = int(torch.randint(1, n + 1, ()).item())
-    chosen = torch.randperm(n)[:k].tolist()
-    return ChannelSubset(tuple(sorted(present.indices[i] for i in chosen)))
-
-
 class ChannelDropStem(SubsetSizeKernelStem):
     """v4: v2 plus random channel dropping during training.
 
@@ -393,12 +389,11 @@ class ChannelDropStem(SubsetSizeKernelStem):
             )
         self.drop_prob = drop_prob
         self.drop_mode = drop_mode
+        self._sampler = ChannelSampler("v4", drop_prob=drop_prob)  # v4's per-image rule
 
     def _draw(self, present: ChannelSubset) -> ChannelSubset:
         """One training draw: the kept subset (``present`` itself when nothing is dropped)."""
-        if torch.rand(()).item() < self.drop_prob:
-            return sample_subset(present)
-        return present
+        return self._sampler.draw_one(present)
 
     def draw_frequencies(self, present: ChannelSubset, *, draws: int = 20_000,
                          seed: int = 0) -> dict[str, float]:
@@ -419,24 +414,49 @@ class ChannelDropStem(SubsetSizeKernelStem):
             torch.random.set_rng_state(state)
         return {name: counts[name] / draws for name in sorted(counts, key=len, reverse=True)}
 
-    @staticmethod
-    def _positions(present: ChannelSubset, kept: ChannelSubset) -> list[int]:
-        """Positions in x (which holds ``present`` in order) of the ``kept`` channels."""
-        return [present.indices.index(c) for c in kept.indices]
-
     def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
         present = check_input(x, channels, input_mode="drop")
         if not self.training or self.drop_prob == 0.0:
             return super().forward(x, present)
         if self.drop_mode == "batch":
-            kept = self._draw(present)
-            x_kept = x[:, self._positions(present, kept)]  # (B, k, H, W)
-            return super().forward(x_kept, kept)
-        # drop_mode == "sample": draw per image, run once per distinct subset.
-        draws = [self._draw(present) for _ in range(x.shape[0])]
-        out = x.new_empty(x.shape[0], self.out_channels, *x.shape[2:])  # (B, 64, H, W)
-        for kept in sorted(set(draws), key=lambda s: s.indices):
-            rows = torch.tensor([i for i, d in enumerate(draws) if d == kept], device=x.device)
-            x_group = x[rows][:, self._positions(present, kept)]  # (b_kept, k, H, W)
-            out[rows] = super().forward(x_group, kept)
-        return out
+            draws = [self._draw(present)] * x.shape[0]
+        else:  # "sample": draw per image, run once per distinct subset
+            draws = [self._draw(present) for _ in range(x.shape[0])]
+        def stem(x_kept: Tensor, kept: ChannelSubset) -> Tensor:
+            return SubsetSizeKernelStem.forward(self, x_kept, kept)
+
+        return ChannelSampler.run_drop(x, present, draws, stem)  # (B, 64, H, W)
+
+
+class IdentityKernelStem(nn.Module):
+    """v2's kernel generator given the channel IDENTITY (Part III's ablation of v2/v4).
+
+    v2 and v4 generate an image's kernel from its n channel means with one generator per
+    subset SIZE, so R alone and B alone look the same to them. Here ONE generator,
+    Linear(6 -> 64*3*3*3) + Tanh, reads ``placed_summary`` (the means at their channel's
+    position plus the presence mask, as v3's routing does) and generates a full
+    (64, 3, 3, 3) kernel per image; the input slices of the present channels are used (by
+    identity, as v3). Trained with the same channel sampling as the other Part III models,
+    it isolates what knowing WHICH channels are present adds to v2/v4.
+    """
+
+    def __init__(
+        self, *, out_channels: int = STEM_CHANNELS, kernel_size: int = KERNEL_SIZE
+    ) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        # 6 summary values in, a kernel for all 3 input channels out
+        self.generator = nn.Sequential(nn.Linear(6, out_channels * 3 * kernel_size**2), nn.Tanh())
+
+    def kernels(self, x: Tensor, channels: ChannelSubset) -> Tensor:
+        """Per-sample kernels (B, 64, n, 3, 3) for the present channels."""
+        k = self.kernel_size
+        full = self.generator(placed_summary(x, channels))  # (B, 64*3*3*3)
+        full = full.view(x.shape[0], self.out_channels, 3, k, k)  # (B, 64, 3, 3, 3)
+        index = torch.tensor(channels.indices, device=x.device)
+        return full.index_select(2, index)  # (B, 64, n, 3, 3): slices by channel identity
+
+    def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
+        subset = check_input(x, channels, input_mode="drop")
+        return per_sample_conv(x, self.kernels(x, subset))  # (B, 64, H, W)

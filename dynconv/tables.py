@@ -26,10 +26,10 @@ from torch import nn
 from dynconv.channels import RGB, SUBSET_NAMES
 from dynconv.config import departures, resolve_device
 from dynconv.records import Record, paired_tests
-from dynconv.registry import experiment_departures
+from dynconv.registry import experiment_departures, get_experiment
 from dynconv.results import hardware_label
 from dynconv.stats import describe_comparison, interval_text, seed_summary
-from dynconv.zoo import build_model
+from dynconv.zoo import build_model, model_options
 
 # Best possible accuracy per subset on the built-in data if the shape is always recognised
 # (colours that collide in a subset are guessed evenly; see dynconv.shapes).
@@ -258,11 +258,24 @@ COST_VARIANTS: Mapping[str, tuple[str, dict]] = {
 }
 
 
-def cost_model(name: str, num_classes: int) -> nn.Module:
-    """A freshly initialised (seed 0) model of a zoo name or a :data:`COST_VARIANTS` name."""
-    model, kwargs = COST_VARIANTS.get(name, (name, {}))
+def cost_model(name: str, num_classes: int, **kwargs: object) -> nn.Module:
+    """A freshly initialised (seed 0) model of a zoo name or a :data:`COST_VARIANTS` name.
+
+    Models that sample channels in training are built without it (``sampling="none"``): a cost
+    is measured on RGB, every layer doing the work it does on a full image.
+    """
+    model, variant = COST_VARIANTS.get(name, (name, {}))
+    options = {**variant, **kwargs}
+    if "sampling" in model_options(model):
+        options["sampling"] = "none"
     torch.manual_seed(0)
-    return build_model(model, num_classes=num_classes, **kwargs)
+    return build_model(model, num_classes=num_classes, **options)
+
+
+def experiment_cost_model(name: str, num_classes: int, profile: str = "ci") -> nn.Module:
+    """:func:`cost_model` of a registry experiment (its model and builder arguments)."""
+    spec = get_experiment(name)
+    return cost_model(spec.model, num_classes, **spec.build_kwargs(profile))
 
 
 def count_weight_layers(model: nn.Module) -> int:

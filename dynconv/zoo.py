@@ -16,13 +16,17 @@ from typing import Any
 
 from torch import nn
 
+from dynconv.chammi import CHAMMI_DESIGNS
 from dynconv.errors import ConfigError
 from dynconv.resnet import (
     resnet18,
+    resnet18_chammi,
     resnet18_v1,
     resnet18_v2,
+    resnet18_v2_identity,
     resnet18_v3,
     resnet18_v4,
+    resnet18_v5,
     resnet34,
 )
 from dynconv.small_net import small_attention_net
@@ -38,6 +42,12 @@ MODEL_NAMES: tuple[str, ...] = (
     "v4",
     "small_k3s1",
     "small_k7s2",
+    "v2_identity",
+    "v5",
+    "sliceparam",
+    "templatemixing",
+    "hypernet",
+    "depthwise",
 )
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -49,9 +59,13 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "v4": resnet18_v4,
     "small_k3s1": partial(small_attention_net, stem="k3s1"),
     "small_k7s2": partial(small_attention_net, stem="k7s2"),
+    "v2_identity": resnet18_v2_identity,
+    "v5": resnet18_v5,
+    **{design: partial(resnet18_chammi, design=design) for design in CHAMMI_DESIGNS},
 }
 
-_FIXED: dict[str, tuple[str, ...]] = {"small_k3s1": ("stem",), "small_k7s2": ("stem",)}
+_FIXED: dict[str, tuple[str, ...]] = {"small_k3s1": ("stem",), "small_k7s2": ("stem",),
+                                      **{design: ("design",) for design in CHAMMI_DESIGNS}}
 
 def _check_name(name: str) -> None:
     if name not in _BUILDERS:

@@ -138,8 +138,8 @@ def test_bad_arguments_fail_before_any_work(tmp_path, stand_ins):
         run_experiment("tiny", results_dir=tmp_path, epochs=3)
     with pytest.raises(ConfigError, match="valid profiles"):
         run_experiment("tiny", profile="huge", results_dir=tmp_path)
-    with pytest.raises(ConfigError, match="unknown experiment 'v5'; valid: resnet18, v1"):
-        run("v5", results_dir=tmp_path)
+    with pytest.raises(ConfigError, match="unknown experiment 'v9'; valid: resnet18, v1"):
+        run("v9", results_dir=tmp_path)
     assert stand_ins["load"] == stand_ins["identity"] == 0 and not stand_ins["fits"]
 
 

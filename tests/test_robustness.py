@@ -1,0 +1,101 @@
+"""dynconv.robustness on hand-made records: the ratio to the oracles and Part III's targets."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from standins import make_record
+
+from dynconv.channels import SUBSET_NAMES
+from dynconv.robustness import (
+    ORACLE,
+    ROBUSTNESS_COLUMNS,
+    ratio_matrix,
+    robustness_table,
+    savings_table,
+    seed_ratio_table,
+    target_table,
+    worst_ratio,
+    worst_sentence,
+    write_robustness_csv,
+)
+
+N = 200
+LABELS = [i % 4 for i in range(N)]
+
+
+def with_accuracy(fractions, *, label="m", seed=42, **kw):
+    preds = {}
+    for subset, fraction in fractions.items():
+        k = round(fraction * N)
+        preds[subset] = [y if i < k else (y + 1) % 4 for i, y in enumerate(LABELS)]
+    return make_record(preds, LABELS, label=label, seed=seed, num_classes=4, **kw)
+
+
+ORACLES = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label=f"o{s}")
+           for s in SUBSET_NAMES}
+
+
+def test_table_has_one_row_per_model_and_subset_and_oracles_at_one():
+    a = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "R": 0.4}, label="a")
+    b1 = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.6), label="b")
+    b2 = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.7), label="b", seed=43)
+    table = robustness_table({"a": [a], "b": [b1, b2]}, ORACLES)
+    assert list(table.columns) == list(ROBUSTNESS_COLUMNS)
+    assert len(table) == 3 * 7
+    assert (table[table.model == ORACLE].ratio == 1).all()
+    b_rgb = table[(table.model == "b") & (table.subset == "RGB")].iloc[0]
+    assert b_rgb.accuracy == pytest.approx(0.65)  # the mean over seeds
+    assert b_rgb.ratio == pytest.approx(0.65 / 0.8)
+    worst = worst_ratio(table)
+    assert worst["a"] == pytest.approx(0.5) and worst.index[0] == ORACLE
+    assert list(ratio_matrix(table).columns) == list(SUBSET_NAMES)
+    assert "*b* 0.81 (RGB)" in worst_sentence(table)
+
+
+def test_seed_ratio_table_reports_each_seed():
+    b1 = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.6), label="b")
+    b2 = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.7), "G": 0.4}, label="b", seed=43)
+    row = seed_ratio_table({"b": [b1, b2]}, ORACLES).loc["b"]
+    assert row["seeds"] == 2
+    assert row["worst ratio, range"] == pytest.approx(0.75 - 0.5)
+    assert row["per seed (worst ratio)"] == "0.750, 0.500"
+
+
+def test_targets_can_fail_and_pass():
+    good = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.79), label="v5")
+    weak = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "B": 0.3}, label="rival")
+    plain = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label="plain")
+    table = robustness_table({"v5": [good], "rival": [weak]}, ORACLES)
+    met = target_table("v5", table, candidate_record=good, plain=plain, rivals=["rival"])["met"]
+    assert met.tolist() == [True, True, True]
+    bad = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.2)}, label="v5")
+    table = robustness_table({"v5": [bad], "rival": [weak]}, ORACLES)
+    met = target_table("v5", table, candidate_record=bad, plain=plain, rivals=["rival"])["met"]
+    assert met.tolist() == [False, False, False]
+    # the same RGB deficit is within the seed spread: not called lower
+    met = target_table("v5", table, candidate_record=bad, plain=plain, rivals=["rival"],
+                       seed_spread=0.7)["met"]
+    assert met.iloc[1]
+
+
+def test_savings_counts_each_oracle_once():
+    one = with_accuracy({"RGB": 0.8}, label="v5", costs={"params": 11}, train_time_s=60.0)
+    shared = with_accuracy({"RGB": 0.8}, label="o", costs={"params": 10}, train_time_s=50.0)
+    oracles = {"RGB": shared, **{s: with_accuracy({s: 0.5}, label=s, costs={"params": 10},
+                                                  train_time_s=50.0)
+                                 for s in SUBSET_NAMES[1:]}}
+    table = savings_table(one, oracles)
+    assert table.iloc[0]["parameters stored"] == 70
+    assert table.loc["one network saves (x)", "training time (s)"] == pytest.approx(350 / 60)
+
+
+def test_csv_is_written_with_the_issue_columns(tmp_path):
+    a = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.4), label="a")
+    path = write_robustness_csv(robustness_table({"a": [a]}, ORACLES), tmp_path, "ci")
+    assert path == tmp_path / "ci" / "robustness.csv"
+    back = pd.read_csv(path)
+    assert list(back.columns) == ["model", "subset", "accuracy", "oracle_accuracy", "ratio"]
+    assert back.ratio.tolist()[-1] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="lacks the columns"):
+        write_robustness_csv(pd.DataFrame({"model": []}), tmp_path, "ci")
