@@ -16,7 +16,8 @@ What it draws on:
 * ChannelViT (Bao et al., ICLR 2024, https://arxiv.org/abs/2309.16108): each channel
   through the SAME projection plus a learned embedding of its identity; missing channels
   are simply absent, never zero-filled; Hierarchical Channel Sampling in training
-  (:mod:`dynconv.sampling`, per batch: size uniform in 1..3, then the channels).
+  (:mod:`dynconv.sampling`: a size uniform in 1..3, then the channels), drawn here per image
+  rather than per batch, because of BatchNorm (the sampling module says why, with numbers).
 * FiLM (Perez et al., AAAI 2018, https://arxiv.org/abs/1709.07871): the embedding acts as a
   per-feature scale and shift, so the same filter can answer differently to R and to B.
 * DeepSets (Zaheer et al., NeurIPS 2017, https://arxiv.org/abs/1703.06114): a function of a

@@ -35,7 +35,7 @@ def test_every_toc_chapter_has_a_source_notebook():
     chapters = {line.split("book/chapters/")[1].strip() for line in toc.splitlines()
                 if "file: book/chapters/" in line}
     assert chapters == {nb.stem for nb in NOTEBOOKS}
-    assert len(NOTEBOOKS) == 10
+    assert len(NOTEBOOKS) == 11
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -136,14 +136,18 @@ def test_chammi_stem_names():
 
 
 # ---- channel sampling ------------------------------------------------------------------------
-def test_hierarchical_sampling_trains_every_size_equally_often():
+@pytest.mark.parametrize("mode", ["hierarchical", "hierarchical-batch"])
+def test_hierarchical_sampling_trains_every_size_equally_often(mode):
     torch.manual_seed(0)
-    sampler = ChannelSampler("hierarchical")
+    sampler = ChannelSampler(mode)
     counts = Counter(sampler.draws(RGB, 1)[0].size for _ in range(3000))
     for size in (1, 2, 3):
         assert abs(counts[size] / 3000 - 1 / 3) < 0.04
-    batch = sampler.draws(RGB, 16)
-    assert len(set(batch)) == 1  # one draw per batch
+    batch = sampler.draws(RGB, 64)
+    if mode == "hierarchical":  # one draw per image: a batch holds the mixture
+        assert len(set(batch)) == 7
+    else:  # one draw per batch
+        assert len(set(batch)) == 1
 
 
 def test_v4_sampling_draws_per_image_and_keeps_rgb_two_thirds_of_the_time():
@@ -206,14 +210,19 @@ def test_sample_subset_stays_inside_the_present_channels():
 
 # ---- the registry's Part III ------------------------------------------------------------------
 def test_part3_experiments_share_the_sampling_and_the_validation():
-    for name in (*PART3, *IDENTITY_PAIR, *V5_ABLATION):
+    for name in (*PART3, *V5_ABLATION, "v4-identity"):
         spec = EXPERIMENTS[name]
         if name == "resnet18":  # control (a): the Part I control, trained on RGB
             continue
         assert spec.overrides["val_subsets"] == "all"
         model = build_model(spec.model, num_classes=3, **spec.model_kwargs)
-        expected = "v4" if name == "v5-v4-sampling" else "hierarchical"
+        expected = {"v5-v4-sampling": "v4", "v4-identity": "v4",
+                    "v5-batch-sampling": "hierarchical-batch"}.get(name, "hierarchical")
         assert model.sampler.mode == expected, name
+    # the identity pair differs in the identity only: same dropping rule and probability
+    v4 = build_model("v4", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[0]].model_kwargs)
+    v4_id = build_model("v2_identity", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[1]].model_kwargs)
+    assert (v4.conv1.drop_mode, v4.conv1.drop_prob) == ("sample", v4_id.sampler.drop_prob)
     assert len(PUBLISHED) == 4
     assert [EXPERIMENTS[n].num_seeds for n in ("v5", "resnet18-sampled")] == [3, 3]
     assert sum(EXPERIMENTS[n].num_seeds == 3 for n in PUBLISHED) == 1
