@@ -58,12 +58,16 @@ def robustness_table(runs: Mapping[str, Sequence[Record]],
     """One row per model and subset: accuracy (the mean over seeds where a model has several),
     the oracle's accuracy on that subset, and their ratio. The oracles come first, as model
     :data:`ORACLE` with ratio 1. ``runs`` maps a model name to its records (one per seed)."""
-    rows = [(ORACLE, s, o.test[s], o.test[s], 1.0) for s, o in oracles.items()]
+    def ratio(accuracy: float, limit: float) -> float:
+        return accuracy / limit if limit > 0 else float("nan")  # an oracle at 0%: no ratio
+
+    rows = [(ORACLE, s, o.test[s], o.test[s], ratio(o.test[s], o.test[s]))
+            for s, o in oracles.items()]
     for model, records in runs.items():
         for subset, oracle in oracles.items():
             accuracy = _mean(records, subset)
             rows.append((model, subset, accuracy, oracle.test[subset],
-                         accuracy / oracle.test[subset]))
+                         ratio(accuracy, oracle.test[subset])))
     return pd.DataFrame(rows, columns=list(ROBUSTNESS_COLUMNS))
 
 
@@ -136,14 +140,14 @@ def target_table(candidate: str, table: pd.DataFrame, *, candidate_record: Recor
     best_rival = max(rivals, key=lambda m: worst[m])
     rows = [
         (f"at least {fraction:.2f} of the oracle on every subset",
-         f"worst {worst[candidate]:.3f} ({matrix.loc[candidate].idxmin()}); below "
+         f"worst {worst[candidate]:.3f} (on {matrix.loc[candidate].idxmin()}); below "
          f"{fraction:.2f} on {', '.join(below) if below else 'none'}", not below),
         (f"RGB not below {plain.label} (within noise)",
          f"{100 * candidate_record.test['RGB']:.1f}% against {100 * plain.test['RGB']:.1f}%, "
          f"p = {test.p_value:.2g} (McNemar), seed spread {100 * seed_spread:.1f} points",
          not lower),
         ("worst-subset ratio above every published design and both controls",
-         f"{worst[candidate]:.3f} against the best of them, {best_rival}: "
+         f"{worst[candidate]:.3f} against the best of them, {label_of(best_rival)}: "
          f"{worst[best_rival]:.3f}", bool(worst[candidate] > worst[best_rival])),
     ]
     return pd.DataFrame(rows, columns=["target", "measured", "met"]).set_index("target")

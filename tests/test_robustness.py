@@ -99,3 +99,9 @@ def test_csv_is_written_with_the_issue_columns(tmp_path):
     assert back.ratio.tolist()[-1] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="lacks the columns"):
         write_robustness_csv(pd.DataFrame({"model": []}), tmp_path, "ci")
+
+
+def test_an_oracle_at_zero_gives_no_ratio_instead_of_dividing_by_zero():
+    zero = {s: with_accuracy({s: 0.0}, label=s) for s in ("R",)}
+    table = robustness_table({"a": [with_accuracy({"R": 0.3}, label="a")]}, zero)
+    assert table.ratio.isna().all()
