@@ -295,19 +295,20 @@ def plot_trained_blocks(images: torch.Tensor, inspection: dict[str, torch.Tensor
 
 def plot_channel_embedding(stem: torch.nn.Module) -> Figure:
     """v5's learned channel-identity embedding: scale and shift of each of the 64 filters, per
-    channel (rows R, G, B). Columns sorted by R's scale so that patterns line up."""
+    channel (rows R, G, B), as departures from where training started (scale 1, shift 0).
+    Columns are sorted by how much the three channels' scales differ, most different first."""
     scale = stem.scale.detach().cpu().numpy()  # (3, 64)
     shift = stem.shift.detach().cpu().numpy()  # (3, 64)
-    order = np.argsort(scale[0])
+    order = np.argsort(-(scale.max(axis=0) - scale.min(axis=0)))
     fig, axes = plt.subplots(2, 1, figsize=(10, 3.2), sharex=True)
-    for ax, values, name in ((axes[0], scale, "scale"), (axes[1], shift, "shift")):
+    for ax, values, name in ((axes[0], scale - 1.0, "scale - 1"), (axes[1], shift, "shift")):
         limit = float(np.abs(values).max()) or 1.0
         image = ax.imshow(values[:, order], cmap="coolwarm", vmin=-limit, vmax=limit,
                           aspect="auto")
         ax.set_yticks(range(3), ["R", "G", "B"])
         ax.set_ylabel(name)
         fig.colorbar(image, ax=ax, fraction=0.02)
-    axes[1].set_xlabel("filter of the shared bank (sorted by its scale for R)")
-    axes[0].set_title("v5's channel-identity embedding after training")
+    axes[1].set_xlabel("filter of the shared bank (most channel-specific first)")
+    axes[0].set_title("v5's channel-identity embedding after training (0 = as initialised)")
     fig.tight_layout()
     return fig

@@ -12,7 +12,10 @@ Per-profile choices are *data* of an experiment, not branches in a chapter:
 * v3 anneals its temperature 30 -> 1 over 10 epochs (Chen et al.) under ``full`` and over the
   first 3 of the 6 epochs under ``ci``, so that it reaches 1 within the run;
 * v4 is validated (early stopping, best epoch) on the mean over all seven subsets, because it is
-  meant to serve every subset; the original selected it on RGB.
+  meant to serve every subset; the original selected it on RGB. So is every Part III model;
+* Part III (chapter 11) trains its models with one channel-sampling rule (hierarchical, drawn per
+  image: :mod:`dynconv.sampling`) and scores them against :data:`SUBSET_TRAINED`, a plain
+  ResNet18 trained on each subset alone.
 
 ``num_seeds`` runs an experiment with seeds ``seed, seed + 1, ...``: the zero-fill control and
 the dynamic layer with the best subset accuracy are repeated so that the book can show how far a

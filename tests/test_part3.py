@@ -226,3 +226,12 @@ def test_part3_experiments_share_the_sampling_and_the_validation():
     assert len(PUBLISHED) == 4
     assert [EXPERIMENTS[n].num_seeds for n in ("v5", "resnet18-sampled")] == [3, 3]
     assert sum(EXPERIMENTS[n].num_seeds == 3 for n in PUBLISHED) == 1
+
+
+def test_embedding_plot_shows_departures_from_the_start():
+    from dynconv.plots import plot_channel_embedding
+
+    stem = ChannelEmbeddingStem()
+    fig = plot_channel_embedding(stem)  # untouched: every value 0 after "- 1"
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape == (3, 64) and float(abs(image).max()) == 0.0
