@@ -15,6 +15,7 @@ from dynconv.robustness import (
     savings_table,
     seed_ratio_table,
     target_table,
+    verdict_sentence,
     worst_ratio,
     worst_sentence,
     write_robustness_csv,
@@ -105,3 +106,13 @@ def test_an_oracle_at_zero_gives_no_ratio_instead_of_dividing_by_zero():
     zero = {s: with_accuracy({s: 0.0}, label=s) for s in ("R",)}
     table = robustness_table({"a": [with_accuracy({"R": 0.3}, label="a")]}, zero)
     assert table.ratio.isna().all()
+
+
+def test_verdict_names_the_best_model_and_the_candidate_seeds():
+    v5 = [with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label="v5"),
+          with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.64), label="v5", seed=43)]
+    rival = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.76), label="rival")
+    table = robustness_table({"v5": v5, "rival": [rival]}, ORACLES)
+    text = verdict_sentence(table, {"v5": v5}, ORACLES)
+    assert "belongs to *rival* (0.95; v5's is 0.90)" in text
+    assert "seeds give 1.000, 0.800 (mean 0.90)" in text
