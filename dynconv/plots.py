@@ -246,8 +246,11 @@ def plot_attention_weights(weights: Mapping[str, np.ndarray]) -> Figure:
 
 def plot_cost_bars(table: pd.DataFrame, columns: Sequence[str], *, title: str = "") -> Figure:
     """Side-by-side bars of some numeric columns of a cost table (rows = models)."""
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    table[list(columns)].plot.bar(ax=ax, rot=0)
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    # many models: slant the names so that they do not overlap
+    table[list(columns)].plot.bar(ax=ax, rot=0 if len(table) <= 6 else 30)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("center" if len(table) <= 6 else "right")
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
