@@ -135,6 +135,18 @@ PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixin
 # the oracles in a first single-seed run of all four (ci profile, built-in data; chapter 11).
 BEST_PUBLISHED = "templatemixing"
 
+# v5's ablations: (name, label, what differs in build_model's arguments, what it tests).
+_V5_ABLATIONS = (
+    ("v5-no-identity", "v5 without identity", {"identity": False},
+     "no channel-identity embedding"),
+    ("v5-v4-sampling", "v5 with v4's sampling", {"sampling": "v4"},
+     "v4's per-image dropping (2/3 RGB) instead of hierarchical sampling"),
+    ("v5-batch-sampling", "v5 with per-batch sampling", {"sampling": "hierarchical-batch"},
+     "ChannelViT's hierarchical sampling drawn once per batch instead of per image"),
+    ("v5-zero-fill", "v5 with zero-fill", {"missing": "zero"},
+     "absent channels enter as zero maps instead of being dropped"),
+)
+
 EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     # ---- Part I: a first layer for any channel subset (chapters 2-7)
     ExperimentSpec(
@@ -197,27 +209,9 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose="v4 per sample's kernel generator told WHICH channels are present (v4 knows "
                 "only how many), with v4's own per-image dropping.",
     ),
-    ExperimentSpec(
-        "v5-no-identity", "v5 without identity", "v5", model_kwargs={"identity": False},
-        overrides=_ALL_SUBSETS, purpose="v5's ablation: no channel-identity embedding.",
-    ),
-    ExperimentSpec(
-        "v5-v4-sampling", "v5 with v4's sampling", "v5", model_kwargs={"sampling": "v4"},
-        overrides=_ALL_SUBSETS,
-        purpose="v5's ablation: v4's per-image dropping (2/3 RGB) instead of hierarchical "
-                "sampling.",
-    ),
-    ExperimentSpec(
-        "v5-batch-sampling", "v5 with per-batch sampling", "v5",
-        model_kwargs={"sampling": "hierarchical-batch"}, overrides=_ALL_SUBSETS,
-        purpose="v5's ablation: ChannelViT's hierarchical sampling drawn once per batch "
-                "instead of per image.",
-    ),
-    ExperimentSpec(
-        "v5-zero-fill", "v5 with zero-fill", "v5", model_kwargs={"missing": "zero"},
-        overrides=_ALL_SUBSETS,
-        purpose="v5's ablation: absent channels enter as zero maps instead of being dropped.",
-    ),
+    *(ExperimentSpec(name, label, "v5", model_kwargs=kwargs, overrides=_ALL_SUBSETS,
+                     purpose=f"v5's ablation: {what}.")
+      for name, label, kwargs, what in _V5_ABLATIONS),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
         "resnet34", "ResNet34", "resnet34",

@@ -161,3 +161,18 @@ def make_record(
     )
     values.update(fields)
     return Record(**values)
+
+
+# Hand-made records with chosen accuracies (tests of dynconv.tables and dynconv.robustness).
+ACCURACY_TEST_SIZE = 200
+ACCURACY_LABELS = [i % 4 for i in range(ACCURACY_TEST_SIZE)]
+
+
+def with_accuracy(fractions: Mapping[str, float], *, label: str = "m", **kw: Any) -> Record:
+    """A 4-class record whose first ``fraction * 200`` predictions per subset are right, the
+    rest wrong."""
+    preds = {}
+    for subset, fraction in fractions.items():
+        k = round(fraction * ACCURACY_TEST_SIZE)
+        preds[subset] = [y if i < k else (y + 1) % 4 for i, y in enumerate(ACCURACY_LABELS)]
+    return make_record(preds, ACCURACY_LABELS, label=label, num_classes=4, **kw)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from standins import make_record
+from standins import with_accuracy
 
 from dynconv.channels import SUBSET_NAMES
 from dynconv.robustness import (
@@ -20,18 +20,6 @@ from dynconv.robustness import (
     worst_sentence,
     write_robustness_csv,
 )
-
-N = 200
-LABELS = [i % 4 for i in range(N)]
-
-
-def with_accuracy(fractions, *, label="m", seed=42, **kw):
-    preds = {}
-    for subset, fraction in fractions.items():
-        k = round(fraction * N)
-        preds[subset] = [y if i < k else (y + 1) % 4 for i, y in enumerate(LABELS)]
-    return make_record(preds, LABELS, label=label, seed=seed, num_classes=4, **kw)
-
 
 ORACLES = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label=f"o{s}")
            for s in SUBSET_NAMES}

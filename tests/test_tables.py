@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from standins import make_record
+from standins import ACCURACY_TEST_SIZE, with_accuracy
 
 from dynconv.channels import SUBSET_NAMES
 from dynconv.errors import ConfigError
@@ -27,17 +27,7 @@ from dynconv.tables import (
     summary_text,
 )
 
-N = 200
-LABELS = [i % 4 for i in range(N)]
-
-
-def with_accuracy(fractions: dict[str, float], *, label: str = "m", **kw):
-    """A record whose first ``fraction * N`` predictions per subset are right, the rest wrong."""
-    preds = {}
-    for subset, fraction in fractions.items():
-        k = round(fraction * N)
-        preds[subset] = [y if i < k else (y + 1) % 4 for i, y in enumerate(LABELS)]
-    return make_record(preds, LABELS, label=label, num_classes=4, **kw)
+N = ACCURACY_TEST_SIZE
 
 
 ALL = dict.fromkeys(SUBSET_NAMES, 0.5)
