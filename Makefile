@@ -5,6 +5,7 @@
 #   make book PROFILE=full DATA_DIR=/path/to/mini-imagenet   # the original study (GPU)
 #   make test                                   # pytest, CPU
 #   make check-site                             # headless-Chromium test of _build/html
+#   make bench                                  # costs as ratios, one run (~8 min on a CPU)
 #   make lab                                    # open the chapters in JupyterLab
 
 PYTHON ?= python3.11
@@ -15,7 +16,9 @@ PROFILE ?= ci
 DATA_DIR ?=
 FORCE ?=
 
-.PHONY: book chapters site test lint check-site lab venv clean
+BENCH_ARGS ?= --study --json results/bench/bench.json
+
+.PHONY: book chapters site test lint check-site lab venv clean bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -44,6 +47,9 @@ book: chapters site
 
 check-site: $(STAMP)
 	$(PY) -m dynconv.booktools.sitecheck _build/html --screenshot _build/site-check/explorer.png
+
+bench: $(STAMP)
+	$(PY) -m dynconv.bench $(BENCH_ARGS)
 
 lab: $(STAMP)
 	DYNCONV_RESULTS_DIR=$(CURDIR)/results $(VENV)/bin/jupyter lab notebooks/

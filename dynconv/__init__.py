@@ -8,12 +8,13 @@ one concept each:
 - models: ``resnet`` (ResNet18/34 with the original stem), ``stems`` (v1-v4 first layers),
   ``blocks`` (SE, SAGAN attention, RRDB), ``small_net`` (Part II), ``zoo`` (build by name),
   ``errata`` (the original's bugs, kept for demonstration);
-- training: ``config`` (profiles), ``train`` (fit), ``evaluate``, ``costs`` (params, FLOPs,
-  memory, time);
+- training: ``config`` (profiles), ``train`` (fit), ``distributed`` (several GPUs under
+  torchrun), ``evaluate``, ``costs`` (params, FLOPs, memory, time);
 - results: ``registry`` (every experiment of the book, declared once), ``experiment`` (train
   or load, keyed by configuration, data content and code), ``records`` (the typed record),
   ``stats`` (intervals and paired tests), ``results`` (JSON, hardware, versions), ``paths``
-  and ``fileio`` (where things live, atomic writes);
+  and ``fileio`` (where things live, atomic writes, locks); ``python -m dynconv.launch`` trains
+  or loads one experiment from a shell;
 - the book: ``chapter`` (what every chapter does first), ``tables`` (pure tables and
   sentences), ``plots``, ``widgets``, ``reported`` (the original study's numbers).
 

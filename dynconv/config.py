@@ -17,6 +17,14 @@ Per-experiment choices (Part II's batch 16 under ``full``, v3's annealing length
 validation on all subsets) are not branches here: they are data of each experiment in
 :mod:`dynconv.registry`.
 
+How fast a run goes on a GPU is five more fields, every profile with the same values:
+``amp`` (bfloat16 autocast), ``channels_last``, ``num_workers``, ``pin_memory`` and ``compile``.
+Their ``"auto"``/``None`` defaults switch the first four on for CUDA and leave a CPU run as it
+was; :meth:`TrainConfig.resolved` says what they meant on a device, and every record keeps that
+(``record.hardware["runtime"]``). ``amp`` and ``channels_last`` may change the numbers, so they
+are part of a run's fingerprint; the other three (with ``num_threads``) are
+:data:`RUNTIME_FIELDS`, which a checkpoint resumes across.
+
 A notebook's papermill ``parameters`` cell overrides a few fields by name through
 :func:`get_config`; unknown profiles, unknown fields and bad values raise
 :class:`dynconv.errors.ConfigError` with the valid choices.
@@ -46,10 +54,16 @@ MONITORS = ("val_loss", "val_acc")
 # "train": validate on the training channels; "all": the mean over every subset the model takes.
 VAL_SUBSETS = ("train", "all")
 LR_SCHEDULES = ("constant", "onecycle")
+# Mixed precision: "auto" (bfloat16 on CUDA, none on a CPU), "bf16" (anywhere), "off".
+AMP_MODES = ("auto", "bf16", "off")
+# channels_last and pin_memory: "auto" (on for CUDA, off on a CPU), "on", "off".
+SWITCHES = ("auto", "on", "off")
 
 # Fields that change how fast a run goes but not what it computes: a checkpoint written with a
-# different value may be resumed, and they do not enter a run's fingerprint.
-RUNTIME_FIELDS = ("num_threads",)
+# different value may be resumed, and they do not enter a run's fingerprint. (amp and
+# channels_last are not among them: bfloat16 changes the numbers, and so can the convolution
+# kernels another memory layout selects.)
+RUNTIME_FIELDS = ("num_threads", "num_workers", "pin_memory", "compile")
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,22 @@ class TrainConfig:
     device: str = "auto"
     # torch.set_num_threads for CPU training (None: leave PyTorch's default).
     num_threads: int | None = None
+    # Mixed precision of the forward pass and loss in training and validation: "auto" =
+    # bfloat16 autocast on CUDA and none on a CPU, "bf16", "off". bfloat16 keeps float32's
+    # exponent range, so no loss scaling is needed; testing (dynconv.evaluate) stays float32.
+    amp: str = "auto"
+    # Memory layout of the model and its input batches: "auto" = channels_last on CUDA (what
+    # tensor-core convolutions read fastest), the default layout on a CPU; "on"; "off".
+    channels_last: str = "auto"
+    # DataLoader worker processes (None: 4 on CUDA, 0 on a CPU, where the images are already
+    # decoded in memory and a batch is one indexing operation).
+    num_workers: int | None = None
+    # Page-locked batches for asynchronous copies to the GPU: "auto" = on for CUDA; "on";
+    # "off". Off on a CPU whatever the setting (there is no copy).
+    pin_memory: str = "auto"
+    # torch.compile the model in fit. Where it helps: CUDA, the full profile (minutes of
+    # compilation repaid over hours of training); not on this book's 2-core CPU runs.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.profile, str) or not self.profile:
@@ -110,8 +140,12 @@ class TrainConfig:
         for name in ("max_train_per_class", "max_val_per_class", "max_test_per_class",
                      "max_steps_per_epoch", "num_threads"):
             check_int(name, getattr(self, name), optional=True)
+        check_int("num_workers", self.num_workers, minimum=0, optional=True)
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"compile must be True or False, got {self.compile!r}")
         for name, choices in (("monitor", MONITORS), ("val_subsets", VAL_SUBSETS),
-                              ("lr_schedule", LR_SCHEDULES)):
+                              ("lr_schedule", LR_SCHEDULES), ("amp", AMP_MODES),
+                              ("channels_last", SWITCHES), ("pin_memory", SWITCHES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {', '.join(choices)}; "
                                   f"got {getattr(self, name)!r}")
@@ -137,6 +171,27 @@ class TrainConfig:
     def fingerprint_dict(self) -> dict[str, Any]:
         """The fields that determine a run's numbers (``to_dict`` minus ``RUNTIME_FIELDS``)."""
         return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_FIELDS}
+
+    def resolved(self, device: str | torch.device | None = None) -> dict[str, Any]:
+        """What the ``"auto"`` settings mean on ``device`` (default: ``self.device`` resolved).
+
+        ``{"device": "cuda:0", "amp": "bf16" or "off", "channels_last": bool, "num_workers":
+        int, "pin_memory": bool, "compile": bool, "num_threads": int}``: the values a run
+        actually used, for its history and record (``num_threads``: torch's count now).
+        """
+        dev = resolve_device(self.device if device is None else device)
+        cuda = dev.type == "cuda"
+        return {
+            "device": str(dev),
+            "amp": "bf16" if self.amp == "bf16" or (self.amp == "auto" and cuda) else "off",
+            "channels_last": self.channels_last == "on" or (self.channels_last == "auto"
+                                                            and cuda),
+            "num_workers": (4 if cuda else 0) if self.num_workers is None else self.num_workers,
+            "pin_memory": cuda and self.pin_memory != "off",
+            "compile": self.compile,
+            "num_threads": (torch.get_num_threads() if self.num_threads is None
+                            else self.num_threads),
+        }
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))

@@ -65,6 +65,7 @@ __all__ = [
     "calflops_per_image",
     "counted_flops_per_image",
     "peak_training_memory_mb",
+    "peak_step_memory_mb",
     "time_models",
     "measure_costs",
 ]
@@ -267,21 +268,10 @@ def _max_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 
 
-def _cpu_peak_worker(
-    payload: bytes,
-    image_size: ImageSize,
-    batch_size: int,
-    indices: tuple[int, ...],
-    num_threads: int,
-) -> float:
-    """Runs in a fresh process: one training step, returns its peak in MiB (see module doc)."""
+def _rss_step_peak(step: Callable[[], object]) -> int:
+    """Bytes by which resident memory rose above its level before ``step()`` at its peak."""
     import psutil
 
-    torch.set_num_threads(num_threads)
-    model = torch.load(io.BytesIO(payload), weights_only=False)
-    subset = ChannelSubset(indices)
-    x, _ = example_input(model, image_size=image_size, channels=subset, batch_size=batch_size)
-    optimizer = _adam(model)
     gc.collect()
     proc = psutil.Process()
     before = proc.memory_info().rss
@@ -297,7 +287,7 @@ def _cpu_peak_worker(
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     try:
-        _train_step(model, x, subset, optimizer)
+        step()
     finally:
         done.set()
         thread.join()
@@ -305,7 +295,62 @@ def _cpu_peak_worker(
     # The kernel's high-water mark is exact if the step raised it; otherwise an earlier
     # moment (loading the model) was higher and only the sampler can see the step's peak.
     peak = high_water_after if high_water_after > high_water_before else sampled[0]
-    return (peak - before + _resident_bytes(model, x)) / 2**20
+    return peak - before
+
+
+def _cpu_peak_worker(
+    payload: bytes,
+    image_size: ImageSize,
+    batch_size: int,
+    indices: tuple[int, ...],
+    num_threads: int,
+) -> float:
+    """Runs in a fresh process: one training step, returns its peak in MiB (see module doc)."""
+    torch.set_num_threads(num_threads)
+    model = torch.load(io.BytesIO(payload), weights_only=False)
+    subset = ChannelSubset(indices)
+    x, _ = example_input(model, image_size=image_size, channels=subset, batch_size=batch_size)
+    optimizer = _adam(model)
+    extra = _rss_step_peak(partial(_train_step, model, x, subset, optimizer))
+    return (extra + _resident_bytes(model, x)) / 2**20
+
+
+# A step factory: called with its arguments in the measuring process, it builds the step
+# and returns (step, bytes held before the step that belong to it: weights, inputs).
+StepFactory = Callable[..., tuple[Callable[[], object], int]]
+
+
+def _factory_worker(factory: StepFactory, args: tuple, num_threads: int) -> float:
+    torch.set_num_threads(num_threads)
+    step, resident = factory(*args)
+    return (_rss_step_peak(step) + resident) / 2**20
+
+
+def peak_step_memory_mb(factory: StepFactory, *args: Any,
+                        device: str | torch.device = "cpu") -> float:
+    """Peak memory (MiB) of the step that ``factory(*args)`` builds, plus what it holds.
+
+    The general form of :func:`peak_training_memory_mb` (same method: a fresh ``spawn``
+    process on CPU, ``max_memory_allocated`` on CUDA), for anything that is not a whole
+    model, e.g. one attention block. ``factory`` must be importable (a module-level
+    function) and take ``device`` as its last argument.
+    """
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.empty_cache()
+        step, resident = factory(*args, dev)
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        before = torch.cuda.memory_allocated(dev)
+        step()
+        torch.cuda.synchronize(dev)
+        return (torch.cuda.max_memory_allocated(dev) - before + resident) / 2**20
+    if dev.type != "cpu":
+        raise ConfigError(f"Memory can be measured on 'cpu' or 'cuda', not {dev.type!r}.")
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_factory_worker,
+                          (factory, (*args, dev), torch.get_num_threads()))
 
 
 def peak_training_memory_mb(
@@ -358,6 +403,14 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def _quartiles(values: list[float]) -> tuple[float, float]:
+    """(first, third) quartile of repeated timings; the value itself for a single one."""
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
+
+
 def time_models(
     models: dict[str, nn.Module],
     *,
@@ -377,7 +430,9 @@ def time_models(
     Copies are trained, never the models passed in. The first ``warmup`` repetitions are
     discarded. Returns a DataFrame indexed by model name with columns ``train_step_s``,
     ``inference_s`` and, if ``baseline`` names one of the models, ``train_step_ratio`` and
-    ``inference_ratio`` (time / baseline's time).
+    ``inference_ratio`` (time / baseline's time); the spread of the repeats is in
+    ``train_step_q1_s``/``train_step_q3_s`` and ``inference_q1_s``/``inference_q3_s``
+    (quartiles; the median's when there is one repeat).
     """
     if not models:
         raise ConfigError("time_models needs at least one model.")
@@ -418,6 +473,10 @@ def time_models(
         {
             "train_step_s": [statistics.median(train_s[n]) for n in names],
             "inference_s": [statistics.median(infer_s[n]) for n in names],
+            "train_step_q1_s": [_quartiles(train_s[n])[0] for n in names],
+            "train_step_q3_s": [_quartiles(train_s[n])[1] for n in names],
+            "inference_q1_s": [_quartiles(infer_s[n])[0] for n in names],
+            "inference_q3_s": [_quartiles(infer_s[n])[1] for n in names],
         },
         index=pd.Index(names, name="model"),
     )

@@ -47,6 +47,7 @@ from dynconv.channels import (
     parse_channels,
 )
 from dynconv.config import resolve_device
+from dynconv.data import collate_batch
 from dynconv.errors import ConfigError
 
 
@@ -106,6 +107,8 @@ def evaluate(
     ``split_or_loader`` is a dataset (e.g. an ``ImageSplit``; read in order with
     ``batch_size``) or any iterable of ``(x, y)`` batches with ``x`` normalised
     ``(B, 3, H, W)``. ``device=None`` keeps the model where it is; otherwise the model is moved.
+    Testing runs in float32 whatever precision training used (``TrainConfig.amp``), so test
+    numbers do not depend on the GPU's autocast.
     A subset the model does not support raises :class:`ConfigError` unless
     ``skip_unsupported`` (then it is left out of the result).
     """
@@ -134,7 +137,7 @@ def evaluate(
 
     if isinstance(split_or_loader, Dataset) and not isinstance(split_or_loader, DataLoader):
         loader: Iterable = DataLoader(split_or_loader, batch_size=batch_size, shuffle=False,
-                                      num_workers=0)
+                                      num_workers=0, collate_fn=collate_batch)
     else:
         loader = split_or_loader
 

@@ -22,6 +22,14 @@ is read. A record whose key does not match is trained again, never shown, and th
 why (:attr:`Record.origin`: "trained", "loaded", or "retrained: the code changed (stems.py)").
 The checkpoint beside it carries the same key, so a stale checkpoint is not resumed either.
 
+**Concurrent runs.** Two processes may share one results folder (one run per GPU:
+``CUDA_VISIBLE_DEVICES=1 python -m dynconv.launch v5 --seed 1``). Files are written atomically,
+and :func:`run_config` holds a lock on ``<name>.lock`` (:func:`dynconv.fileio.file_lock`) from
+the check of the stored record to the writing of the new one, so two processes asked for the
+same run do not both train it: the second waits, says so, then loads the first one's record.
+Under ``torchrun`` (:mod:`dynconv.distributed`) rank 0 takes the lock and decides; every rank
+trains; rank 0 tests, measures and writes while the others wait, then read the record.
+
 How this differs from the original study: the original trained inside each notebook and kept
 the best weights in memory, so every number in its report came from a run that can no longer be
 inspected.
@@ -31,6 +39,7 @@ Explained in chapters ``02_baseline`` (one experiment) and ``07_ablation`` (many
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -44,6 +53,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dynconv import distributed
 from dynconv.channels import ALL_SUBSETS, ChannelSubset, parse_channels
 from dynconv.config import TrainConfig, get_config
 from dynconv.data import (
@@ -56,7 +66,7 @@ from dynconv.data import (
 )
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets, evaluate
-from dynconv.fileio import atomic_write_json, read_json
+from dynconv.fileio import atomic_write_json, file_lock, read_json
 from dynconv.paths import resolve_results_dir
 from dynconv.records import Record
 from dynconv.registry import ExperimentSpec, get_experiment
@@ -85,12 +95,14 @@ CODE_MODULES: tuple[str, ...] = (
     "dynconv.small_net",
     "dynconv.zoo",
     "dynconv.train",
+    "dynconv.distributed",
     "dynconv.evaluate",
     "dynconv.costs",
     "dynconv.experiment",
 )
 # Imported by a training run but without effect on its numbers: paths, file writing, errors,
-# the record container and its statistics, the registry (its values are in the config key).
+# the record container and its statistics, the registry (its values are in the config key),
+# the command line that starts a run (its arguments are in the config key).
 NOT_NUMERIC_MODULES: tuple[str, ...] = (
     "dynconv",
     "dynconv.errors",
@@ -99,6 +111,7 @@ NOT_NUMERIC_MODULES: tuple[str, ...] = (
     "dynconv.records",
     "dynconv.registry",
     "dynconv.results",
+    "dynconv.launch",
     "dynconv.stats",
 )
 # Validation and test images are drawn with this seed whatever the training seed, so that every
@@ -190,38 +203,65 @@ def run_config(
 
     Loading needs no image: the key is checked against :func:`dynconv.data.data_identity`. The
     checkpoint ``<name>.pt`` beside the record lets an interrupted run resume; ``force=True``
-    deletes record and checkpoint first.
+    deletes record and checkpoint first. A current record is returned without any lock;
+    otherwise the run's lock (``<name>.lock``) is held while the record is checked again,
+    trained and written, so that another process asked for the same run waits for it and
+    then loads it. Under torchrun every rank calls this (see the module docstring).
     """
     subset = parse_channels(train_channels)
     kwargs = dict(sorted((model_kwargs or {}).items()))
     experiment = experiment or model
+    env, _ = distributed.setup(config.device)  # (None, device) outside torchrun
     identity = data_identity(data_dir, image_size=config.image_size)
     key = run_key(model, kwargs, subset, config, identity)
     name = f"{experiment}-seed{config.seed}-{key['config_and_data']}"
     out_dir = resolve_results_dir(results_dir) / config.profile
     record_path = out_dir / f"{name}.json"
     ckpt_path = out_dir / f"{name}.pt"
+    main = env is None or env.is_main
 
+    if env is None and not force and record_path.exists():  # the usual case: no lock needed
+        stored, stale = _read_stored(record_path, key)  # the JSON is read once
+        if stale is None:
+            return stored
+    lock = (file_lock(out_dir / f"{name}.lock",
+                      waiting=f"another process is training {experiment}, seed {config.seed}")
+            if main else contextlib.nullcontext())
+    with lock:
+        stored, origin = _check_stored(record_path, ckpt_path, key, force) if main else (None, "")
+        # under torchrun, rank 0 decides for every rank: ("loaded" or "trained..."), after
+        # deleting a stale record and checkpoint
+        origin = distributed.broadcast_object(origin) if env is not None else origin
+        if origin.startswith("loaded"):
+            return stored if stored is not None else Record.load(record_path, origin=origin)
+
+        bundle = load_dataset(data_dir, image_size=config.image_size, progress=progress and main)
+        if bundle.fingerprint != identity.fingerprint:  # data changed between the two calls
+            raise ConfigError(f"the dataset {bundle.name} changed while the run started; "
+                              f"run again")
+        return _train_and_record(
+            model, kwargs, subset, config, bundle, key=key, name=name, experiment=experiment,
+            label=label or experiment, record_path=record_path, ckpt_path=ckpt_path,
+            origin=origin, progress=progress and main,
+        )
+
+
+def _check_stored(record_path: Path, ckpt_path: Path, key: Mapping[str, Any], force: bool
+                  ) -> tuple[Record | None, str]:
+    """(the stored record, "loaded: ...") when it is current; else (None, why it is trained),
+    after deleting a stale record and a checkpoint of another key."""
     origin, discard = "trained: no stored record", force
     if force:
         origin = "trained: force=True"
     elif record_path.exists():
-        stored, stale = _read_stored(record_path, key)  # the JSON is read once
+        stored, stale = _read_stored(record_path, key)
         if stale is None:
-            return stored
+            return stored, stored.origin
         origin, discard = f"retrained: {stale}", True
     if discard or _checkpoint_is_stale(ckpt_path, key):
         for path in (record_path, ckpt_path):
             path.unlink(missing_ok=True)
-
-    bundle = load_dataset(data_dir, image_size=config.image_size, progress=progress)
-    if bundle.fingerprint != identity.fingerprint:  # data changed between the two calls
-        raise ConfigError(f"the dataset {bundle.name} changed while the run started; run again")
-    return _train_and_record(
-        model, kwargs, subset, config, bundle, key=key, name=name, experiment=experiment,
-        label=label or experiment, record_path=record_path, ckpt_path=ckpt_path, origin=origin,
-        progress=progress,
-    )
+    return None, origin
 
 
 def run_key(model: str, kwargs: Mapping[str, Any], subset: ChannelSubset, config: TrainConfig,
@@ -297,9 +337,15 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
                       name: str, experiment: str, label: str, record_path: Path,
                       ckpt_path: Path, origin: str, progress: bool) -> Record:
     train, val, test = make_splits(bundle, config)
+    # Workers and pinned memory for the training batches on a GPU (none on a CPU); validation
+    # is read in this process (seven passes an epoch for val_subsets="all" would start the
+    # workers seven times).
+    settings = config.resolved()
     train_loader = make_loader(train, batch_size=config.batch_size, shuffle=True,
-                               seed=config.seed)
-    val_loader = make_loader(val, batch_size=config.batch_size, shuffle=False, seed=config.seed)
+                               seed=config.seed, num_workers=settings["num_workers"],
+                               pin_memory=settings["pin_memory"])
+    val_loader = make_loader(val, batch_size=config.batch_size, shuffle=False, seed=config.seed,
+                             pin_memory=settings["pin_memory"])
 
     torch.manual_seed(config.seed)  # the model's initial weights
     net = build_model(model, num_classes=bundle.num_classes, **kwargs)
@@ -313,6 +359,9 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     result = fit(net, train_loader, val_loader, config, train_channels=subset,
                  checkpoint_path=ckpt_path, progress=progress, run_key=key,
                  desc=f"{experiment}, seed {config.seed}")
+    if not distributed.is_main():  # rank 0 tests, measures and writes; the others read
+        distributed.barrier()
+        return Record.load(record_path, origin=origin)
     tests = evaluate(net, test, subsets, batch_size=max(config.batch_size, 256),
                      device=result.device, progress=False, class_names=bundle.class_names)
     wall_time = time.perf_counter() - t0
@@ -358,14 +407,17 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
         checkpoint=ckpt_path.name,
         costs=to_jsonable(costs),
         device=result.device,
-        hardware=hardware(),
+        # the machine, and what the config's "auto" settings meant on it (and world_size)
+        hardware={**hardware(), "runtime": to_jsonable(result.runtime)},
         versions=versions(),
         train_time_s=float(sum(row["seconds"] for row in history)),
         wall_time_s=wall_time,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         origin=origin,
     )
-    return record.save(record_path)
+    record = record.save(record_path)
+    distributed.barrier()  # under torchrun: the other ranks may read it now
+    return record
 
 
 def _measure_costs(model: nn.Module, *, cache_dir: Path, code: str | None = None,

@@ -315,3 +315,29 @@ def plot_channel_embedding(stem: torch.nn.Module) -> Figure:
     axes[0].set_title("v5's channel-identity embedding after training (0 = as initialised)")
     fig.tight_layout()
     return fig
+
+
+def plot_bench_ratios(summary: pd.DataFrame, *, bound: float = 1.05, title: str = "") -> Figure:
+    """Each first layer's cost as a ratio to ResNet18 (``dynconv.bench.ratio_summary``).
+
+    One group of bars per layer, one bar per metric; the dashed line is the target ``bound``
+    (inference images/s is a throughput: there higher is better, every other bar lower).
+    """
+    labels = {"flops_calflops": "FLOPs (calflops)", "flops_counter": "FLOPs (FlopCounterMode)",
+              "train_step_s": "training step time", "infer_img_per_s": "inference images/s",
+              "peak_mem_mb": "peak training memory"}
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    summary.rename(columns=labels).plot.bar(ax=ax, rot=30, width=0.8)
+    for label in ax.get_xticklabels():
+        label.set_horizontalalignment("right")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.axhline(bound, color="tab:red", linestyle="--", linewidth=1,
+               label=f"target: at most {bound:g}x")
+    ax.set_ylabel("ratio to ResNet18")
+    low, high = summary.min().min(), summary.max().max()
+    ax.set_ylim(min(0.8, low - 0.05), max(1.25, high + 0.05))
+    ax.legend(fontsize=8, ncols=3, loc="upper left")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

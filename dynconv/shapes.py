@@ -57,7 +57,9 @@ channel subsets a few points apart needs.
 Determinism: every image is drawn from its own ``numpy.random.default_rng((seed, class,
 index))`` and written as PNG without metadata, so the same seed gives the same bytes, and a
 smaller per-class count gives a prefix of the same images. Generation is atomic: the dataset
-is built in a temporary folder next to the target and renamed into place when complete.
+is built in a temporary folder next to the target and renamed into place when complete; and
+it is locked (:func:`dynconv.fileio.file_lock` on ``builtin-shapes-seed<seed>.lock`` beside
+it): when two processes start at once, one generates while the other waits, then uses it.
 
 Identity: :func:`generator_spec` gathers everything that determines the generated pixels
 (:data:`GENERATOR_VERSION`, the seed, the per-split counts and the drawing constants) in one
@@ -89,6 +91,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from dynconv.errors import ConfigError, check_int
+from dynconv.fileio import file_lock
 from dynconv.paths import default_cache_dir
 
 __all__ = [
@@ -380,13 +383,23 @@ def ensure_builtin_dataset(
     Generated once (about 8,200 PNGs, a few seconds); later calls only check
     ``generator.json`` against :func:`generator_spec`. A folder from an older generator
     version (or with other sizes or constants) is replaced atomically. Sizes come from the
-    module constants ``TRAIN_PER_CLASS``, ``VAL_PER_CLASS`` and ``TEST_PER_CLASS``.
+    module constants ``TRAIN_PER_CLASS``, ``VAL_PER_CLASS`` and ``TEST_PER_CLASS``. Another
+    process generating the same folder is waited for (a file lock), not raced.
     """
     folder = builtin_dataset_dir(cache_dir, seed=seed)
-    root = folder.parent
     counts = builtin_counts()
     if _is_current(folder, seed, counts):
         return folder
+    with file_lock(folder.with_name(f"{folder.name}.lock"),
+                   waiting=f"another process is generating {folder.name}"):
+        if not _is_current(folder, seed, counts):  # not done meanwhile by the lock's holder
+            _regenerate(folder, seed=seed, counts=counts, progress=progress)
+    return folder
+
+
+def _regenerate(folder: Path, *, seed: int, counts: dict[str, int], progress: bool) -> None:
+    """Generate ``folder``, replacing a stale one (moved aside, then deleted)."""
+    root = folder.parent
     stale = None
     if folder.exists():  # older generator or damaged: move aside, regenerate, then delete
         stale = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=root))
@@ -403,4 +416,3 @@ def ensure_builtin_dataset(
     finally:
         if stale is not None:
             shutil.rmtree(stale, ignore_errors=True)
-    return folder

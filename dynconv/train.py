@@ -21,6 +21,15 @@ How this differs from the original study:
 * Checkpoints are written atomically after every epoch and hold the optimizer state, the
   history, the best weights and the config; a checkpoint written with another config is
   refused. They load with ``torch.load(weights_only=True)``.
+* On a GPU, the config's ``"auto"`` settings (:meth:`~dynconv.config.TrainConfig.resolved`)
+  switch on bfloat16 autocast for the forward pass and loss (training and validation),
+  channels_last memory for the model and batches, and pinned batches copied without waiting;
+  ``compile=True`` adds ``torch.compile``. None of them is on for a CPU, whose runs compute
+  exactly what they did before. Losses and counts are summed on the device (in float64, the
+  same numbers as Python's floats) and read once an epoch, not after every step.
+* Under ``torchrun --nproc_per_node=N`` the same call trains on N processes with
+  DistributedDataParallel (:mod:`dynconv.distributed`): every rank returns the same history,
+  best epoch and weights, and only rank 0 writes the checkpoint.
 
 Explained in chapter ``02_baseline``.
 """
@@ -31,7 +40,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +48,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from dynconv import distributed
 from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
-from dynconv.config import RUNTIME_FIELDS, TrainConfig, resolve_device
+from dynconv.config import RUNTIME_FIELDS, TrainConfig
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets
 from dynconv.fileio import atomic_torch_save
@@ -79,6 +90,11 @@ class FitResult:
     device: str
     # Where the checkpoint was written (None: no checkpoint).
     checkpoint_path: Path | None = None
+    # What the config's "auto" settings meant here (TrainConfig.resolved: device, amp,
+    # channels_last, num_workers, pin_memory, compile, num_threads; num_workers and
+    # pin_memory as the training DataLoader had them) and world_size, the number of torchrun
+    # processes (1 without torchrun).
+    runtime: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,6 +134,10 @@ def fit(
     With ``config.val_subsets == "all"`` validation averages over every subset the model takes.
     ``progress`` shows ONE bar per training, named ``desc``, counting optimisation steps over
     all epochs (a notebook page keeps one compact line per training, not one per epoch).
+
+    Under torchrun (``WORLD_SIZE > 1``) both loaders must be DataLoaders: their datasets are
+    re-sharded over the ranks (:mod:`dynconv.distributed`); the model comes back unwrapped,
+    on every rank, with the best weights. Outside torchrun the loaders are used as given.
     """
     if not isinstance(config, TrainConfig):
         raise ConfigError(f"config must be a TrainConfig (see dynconv.config.get_config), "
@@ -126,14 +146,17 @@ def fit(
     input_mode = _input_mode(model)
     if stop_after_epoch is not None and stop_after_epoch < 1:
         raise ConfigError(f"stop_after_epoch must be >= 1 or None, got {stop_after_epoch!r}")
+    env, device = distributed.setup(config.device)  # (None, the device) outside torchrun
     if config.num_threads is not None:
         torch.set_num_threads(config.num_threads)
-    device = resolve_device(config.device)
+    run = _Runtime(config.resolved(device), env)
     val_subsets = (evaluable_subsets(model) if config.val_subsets == "all" else (subset,))
     ckpt_path = Path(checkpoint_path) if checkpoint_path is not None else None
     t0 = time.perf_counter()
 
     model.to(device)
+    if run.channels_last:
+        model.to(memory_format=torch.channels_last)  # 4-D weights; the same Parameters
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     state = _State(history=[])
@@ -141,21 +164,37 @@ def fit(
         state = _load_checkpoint(ckpt_path, model, optimizer, config, subset, run_key)
     resumed_from = len(state.history)
 
+    # What runs the batches: the model itself, or wrapped (DDP for training; torch.compile).
+    # Checkpoints and best weights always come from `model`: no "module." or "_orig_mod."
+    # prefixes in their keys.
+    train_net, eval_net = model, model
+    if env is not None:
+        train_net = distributed.wrap(model, device)
+        train_loader = distributed.shard_train_loader(
+            train_loader, config, env, num_workers=run.settings["num_workers"],
+            pin_memory=run.pin_memory)
+        val_loader = distributed.shard_val_loader(val_loader, env, pin_memory=run.pin_memory)
+    if run.settings["compile"]:
+        train_net, eval_net = torch.compile(train_net), torch.compile(model)
+    if isinstance(train_loader, DataLoader):  # what the batches really come from
+        run.settings.update(num_workers=train_loader.num_workers,
+                            pin_memory=train_loader.pin_memory)
+
     steps = _num_batches(train_loader, config.max_steps_per_epoch)
     bar = tqdm(total=None if steps is None else config.max_epochs * steps,
                initial=0 if steps is None else resumed_from * steps, desc=desc, unit="step",
-               disable=not progress or state.finished, mininterval=0.5)
+               disable=not progress or state.finished or not run.is_main, mininterval=0.5)
     try:
         for epoch in range(resumed_from, config.max_epochs):
             if state.finished:
                 break
-            row = _run_epoch(model, optimizer, train_loader, val_loader, config, epoch=epoch,
-                             subset=subset, val_subsets=val_subsets, input_mode=input_mode,
-                             device=device, bar=bar)
+            row = _run_epoch(model, train_net, eval_net, optimizer, train_loader, val_loader,
+                             config, epoch=epoch, subset=subset, val_subsets=val_subsets,
+                             input_mode=input_mode, device=device, run=run, bar=bar)
             state.history.append(row)
             _update_best(state, model, row, config, epoch_number=epoch + 1)
             state.finished = state.stopped_early or epoch + 1 >= config.max_epochs
-            if ckpt_path is not None:
+            if ckpt_path is not None and run.is_main:
                 _save_checkpoint(ckpt_path, model, optimizer, state, config, subset, run_key)
             bar.set_postfix_str(f"epoch {epoch + 1}/{config.max_epochs}, "
                                 f"val_acc {row['val_acc']:.3f}"
@@ -163,7 +202,7 @@ def fit(
             if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch \
                     and not state.finished:
                 return _result(state, config, completed=False, resumed_from=resumed_from,
-                               t0=t0, device=device, ckpt_path=ckpt_path)
+                               t0=t0, device=device, ckpt_path=ckpt_path, run=run)
         if state.stopped_early:
             _end_bar_early(bar)
     finally:
@@ -172,27 +211,62 @@ def fit(
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     return _result(state, config, completed=True, resumed_from=resumed_from, t0=t0,
-                   device=device, ckpt_path=ckpt_path)
+                   device=device, ckpt_path=ckpt_path, run=run)
 
 
-def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader: Iterable,
-               val_loader: Iterable, config: TrainConfig, *, epoch: int, subset: ChannelSubset,
+class _Runtime:
+    """How batches are run: the resolved GPU settings and the torchrun job (or None)."""
+
+    def __init__(self, settings: dict[str, Any], env: distributed.DistEnv | None) -> None:
+        self.settings = {**settings, "world_size": 1 if env is None else env.world_size}
+        self.env = env
+        self.is_main = env is None or env.is_main
+        self.channels_last = bool(settings["channels_last"])
+        self.pin_memory = bool(settings["pin_memory"])
+
+    def autocast(self, device: torch.device) -> torch.autocast:
+        """bfloat16 autocast when ``amp`` resolved to "bf16", else a context that does nothing."""
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16,
+                              enabled=self.settings["amp"] == "bf16")
+
+    def batch(self, x: torch.Tensor, y: torch.Tensor, device: torch.device, subset: ChannelSubset,
+              input_mode: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch on ``device``, reduced to ``subset``: ``(B, n, H, W)`` or ``(B, 3, H, W)``
+        (channels_last when set), and ``(B,)``."""
+        x = apply_subset(x.to(device, non_blocking=self.pin_memory), subset, input_mode)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(device, non_blocking=self.pin_memory)
+
+
+def _run_epoch(model: nn.Module, train_net: nn.Module, eval_net: nn.Module,
+               optimizer: torch.optim.Optimizer, train_loader: Iterable, val_loader: Iterable,
+               config: TrainConfig, *, epoch: int, subset: ChannelSubset,
                val_subsets: Sequence[ChannelSubset], input_mode: str, device: torch.device,
-               bar: tqdm) -> dict[str, float]:
-    """Train one epoch (0-based index ``epoch``), validate, and return the history row."""
+               run: _Runtime, bar: tqdm) -> dict[str, float]:
+    """Train one epoch (0-based index ``epoch``), validate, and return the history row.
+
+    ``model`` is the network itself, ``train_net`` what runs training batches (``model``, or
+    it wrapped by DDP or torch.compile), ``eval_net`` what runs validation batches.
+    """
     start = time.perf_counter()
     # Every random draw of this epoch (shuffle order, v4's channel dropping, dropout) derives
     # from seed + epoch, so a resumed run replays the same epoch exactly.
     torch.manual_seed(config.seed + epoch)
     _reseed_loader(train_loader, config.seed + epoch)
+    sampler = getattr(train_loader, "sampler", None)
+    if run.env is not None and callable(getattr(sampler, "set_epoch", None)):
+        sampler.set_epoch(epoch)  # DistributedSampler: shuffled with seed + epoch
     for module in model.modules():
         set_epoch = getattr(module, "set_epoch", None)
         if callable(set_epoch):
             set_epoch(epoch)  # 0-based, like DistributedSampler.set_epoch
 
-    model.train()
+    train_net.train()  # the model too, inside a wrapper
     total = _num_batches(train_loader, config.max_steps_per_epoch)
-    loss_sum, correct, seen = 0.0, 0, 0
+    # Summed on the device, read once at the end of the epoch (no wait for the GPU at every
+    # step); float64, so the sums are the ones Python's floats gave before.
+    sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss * images, correct, images
     for step, (x, y) in enumerate(train_loader):
         if config.max_steps_per_epoch is not None and step >= config.max_steps_per_epoch:
             break
@@ -202,26 +276,29 @@ def _run_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, train_loader:
             lr = one_cycle_lr(epoch * total + step, config.max_epochs * total, config.lr)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-        x = apply_subset(x.to(device), subset, input_mode)  # (B, n, H, W) or (B, 3, H, W)
-        y = y.to(device)
-        logits = model(x, channels=subset)  # (B, num_classes)
-        loss = F.cross_entropy(logits, y)
+        x, y = run.batch(x, y, device, subset, input_mode)  # (B, n or 3, H, W), (B,)
+        with run.autocast(device):
+            logits = train_net(x, channels=subset)  # (B, num_classes)
+            loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        loss_sum += loss.item() * y.numel()
-        correct += (logits.argmax(dim=1) == y).sum().item()
-        seen += y.numel()
+        sums[0] += loss.detach().double() * y.numel()
+        sums[1] += (logits.argmax(dim=1) == y).sum()
+        sums[2] += y.numel()
         bar.update(1)
+    if run.env is not None:
+        sums = distributed.all_reduce_sum(sums)  # every rank's images
+    loss_sum, correct, seen = sums.tolist()
     if seen == 0:
         raise ConfigError("the training loader yielded no batches")
 
     # With config.val_subsets == "all", val_loss/val_acc are means over every subset the model
     # takes (the same images under each subset, so a plain mean weighs them equally).
-    scores = [_validate(model, val_loader, subset=s, input_mode=input_mode, device=device)
-              for s in val_subsets]
+    scores = _validate(eval_net, val_loader, subsets=val_subsets, input_mode=input_mode,
+                       device=device, run=run)
     val_loss = sum(loss for loss, _ in scores) / len(scores)
     val_acc = sum(acc for _, acc in scores) / len(scores)
     row = {
@@ -258,21 +335,33 @@ def one_cycle_lr(step: int, total_steps: int, max_lr: float, *, pct_start: float
     return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
 
 
-def _validate(model: nn.Module, loader: Iterable, *, subset: ChannelSubset, input_mode: str,
-              device: torch.device) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over ``loader`` on ``subset`` (model in eval mode)."""
+@torch.no_grad()
+def _validate(model: nn.Module, loader: Iterable, *, subsets: Sequence[ChannelSubset],
+              input_mode: str, device: torch.device, run: _Runtime) -> list[tuple[float, float]]:
+    """Mean cross-entropy and accuracy over ``loader`` on each of ``subsets`` (eval mode).
+
+    Under torchrun each rank has its share of the images; the sums and counts of all ranks
+    are added before dividing, so every rank returns the same numbers.
+    """
     model.eval()
-    loss_sum, correct, seen = 0.0, 0, 0
-    for x, y in loader:
-        x = apply_subset(x.to(device), subset, input_mode)
-        y = y.to(device)
-        logits = model(x, channels=subset)  # (B, num_classes)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
-        correct += (logits.argmax(dim=1) == y).sum().item()
-        seen += y.numel()
-    if seen == 0:
-        raise ConfigError("the validation loader yielded no batches")
-    return loss_sum / seen, correct / seen
+    # (S, 3): per subset, summed loss, correct, images
+    sums = torch.zeros(len(subsets), 3, dtype=torch.float64, device=device)
+    for i, subset in enumerate(subsets):
+        for x, y in loader:
+            x, y = run.batch(x, y, device, subset, input_mode)
+            with run.autocast(device):
+                logits = model(x, channels=subset)  # (B, num_classes)
+                sums[i, 0] += F.cross_entropy(logits, y, reduction="sum").double()
+            sums[i, 1] += (logits.argmax(dim=1) == y).sum()
+            sums[i, 2] += y.numel()
+    if run.env is not None:
+        sums = distributed.all_reduce_sum(sums)
+    scores = []
+    for loss_sum, correct, seen in sums.tolist():
+        if seen == 0:
+            raise ConfigError("the validation loader yielded no batches")
+        scores.append((loss_sum / seen, correct / seen))
+    return scores
 
 
 def _update_best(state: _State, model: nn.Module, row: Mapping[str, float], config: TrainConfig,
@@ -356,7 +445,8 @@ def _temperature(model: nn.Module) -> float | None:
 
 
 def _result(state: _State, config: TrainConfig, *, completed: bool, resumed_from: int,
-            t0: float, device: torch.device, ckpt_path: Path | None) -> FitResult:
+            t0: float, device: torch.device, ckpt_path: Path | None, run: _Runtime
+            ) -> FitResult:
     return FitResult(
         history=pd.DataFrame(state.history),
         best_epoch=state.best_epoch,
@@ -369,6 +459,7 @@ def _result(state: _State, config: TrainConfig, *, completed: bool, resumed_from
         seconds=time.perf_counter() - t0,
         device=str(device),
         checkpoint_path=ckpt_path,
+        runtime=dict(run.settings),
     )
 
 

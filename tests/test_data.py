@@ -487,6 +487,67 @@ def test_subset_per_class_and_loader(tmp_path: Path, tiny_list_dataset: MakeData
     assert xb.shape == (4, 3, 8, 8) and xb.dtype == torch.float32 and yb.dtype == torch.int64
 
 
+class _PerItem(torch.utils.data.Dataset):
+    """An ImageSplit read one image at a time (no __getitems__): the loader's old path."""
+
+    def __init__(self, split: data.ImageSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int):
+        return self.split[index]
+
+
+def _random_split(n: int = 70, size: int = 16) -> data.ImageSplit:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+    return data.ImageSplit(images, torch.arange(n) % 5, name="train")
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_batches_are_bit_identical_to_the_per_item_path(num_workers: int) -> None:
+    """ImageSplit.__getitems__ gives, batch by batch, exactly the old per-image values and
+    order (default_collate over __getitem__, the same seeded shuffling), with or without
+    worker processes; a subclass with its own __getitem__ keeps it."""
+    split = _random_split()
+    for seed in (0, 7):
+        old = torch.utils.data.DataLoader(_PerItem(split), batch_size=16, shuffle=True,
+                                          generator=torch.Generator().manual_seed(seed))
+        new = make_loader(split, batch_size=16, shuffle=True, seed=seed,
+                          num_workers=num_workers)
+        pairs = list(zip(old, new, strict=True))
+        assert len(pairs) == 5  # 70 images: 4 full batches and one of 6
+        for (x_old, y_old), (x_new, y_new) in pairs:
+            assert x_new.dtype == torch.float32 and y_new.dtype == torch.int64
+            assert torch.equal(x_new, x_old) and torch.equal(y_new, y_old)  # bit for bit
+    batch = split.__getitems__([3, 1, 4])
+    assert isinstance(batch, data.Batch) and data.collate_batch(batch) is batch
+    assert batch.x.shape == (3, 3, 16, 16) and batch.y.tolist() == [3, 1, 4]
+
+    class Flipped(data.ImageSplit):
+        def __getitem__(self, index: int):
+            x, y = super().__getitem__(index)
+            return x.flip(-1), y
+
+    flipped = Flipped(split.images, split.labels)
+    x, _ = next(iter(make_loader(flipped, batch_size=4, shuffle=False)))
+    assert torch.equal(x[0], split[0][0].flip(-1))  # its __getitem__, collated as usual
+
+
+def test_make_loader_takes_a_sampler_workers_and_pinning() -> None:
+    split = _random_split(n=10)
+    loader = make_loader(split, batch_size=3, shuffle=False, sampler=range(1, 10, 2))
+    assert [y.tolist() for _, y in loader] == [[1, 3, 0], [2, 4]]  # labels are index % 5
+    with pytest.raises(ConfigError, match="shuffle=False with a sampler"):
+        make_loader(split, batch_size=3, shuffle=True, sampler=range(10))
+    with pytest.raises(ConfigError, match="num_workers must be an integer >= 0"):
+        make_loader(split, batch_size=3, shuffle=False, num_workers=-1)
+    loader = make_loader(split, batch_size=3, shuffle=False, num_workers=2, pin_memory=False)
+    assert (loader.num_workers, loader.pin_memory, loader.persistent_workers) == (2, False, False)
+
+
 def test_describe(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
     bundle = _load(tiny_list_dataset(), tmp_path / "cache")
     info = bundle.describe()

@@ -235,3 +235,55 @@ def test_embedding_plot_shows_departures_from_the_start():
     fig = plot_channel_embedding(stem)  # untouched: every value 0 after "- 1"
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (3, 64) and float(abs(image).max()) == 0.0
+
+
+@pytest.mark.parametrize("subset", [RGB, GB, B], ids=lambda s: s.name)
+def test_depthwise_folded_kernel_equals_its_three_steps(subset):
+    """Depthwise convs, mean and 1x1 are linear: one conv gives the same output and gradients."""
+    torch.manual_seed(0)
+    stem = DepthwiseStem()
+    x = apply_subset(images(), subset, "drop")
+    fast, plain = stem(x, subset), stem.reference_forward(x, subset)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+    grads = [torch.autograd.grad(out.square().sum(), list(stem.parameters()))
+             for out in (fast, plain)]
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("subset", [RGB, RG, B], ids=lambda s: s.name)
+@pytest.mark.parametrize("identity", [True, False])
+def test_v5_fused_relu_mean_equals_the_plain_computation(subset, identity):
+    """ReluMeanConv (chunked, maps recomputed in backward) against reference_forward:
+    same output and same gradients for every parameter, with a batch split into chunks."""
+    from dynconv import embedding_stem
+
+    torch.manual_seed(0)
+    stem = ChannelEmbeddingStem(identity=identity)
+    with torch.no_grad():
+        for p in stem.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    x = apply_subset(torch.randn(9, 3, 12, 10), subset, "drop")
+    old = embedding_stem.CHUNK_BYTES
+    embedding_stem.CHUNK_BYTES = 4 * 64 * subset.size * 12 * 10 * 2  # 2 images per chunk
+    try:
+        assert embedding_stem._chunk_size(x, 64) == 2
+        fast = stem(x, subset)
+    finally:
+        embedding_stem.CHUNK_BYTES = old
+    plain = stem.reference_forward(x, subset)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+    weight = torch.randn_like(plain)
+    grads = [torch.autograd.grad((out * weight).sum(), list(stem.parameters()))
+             for out in (fast, plain)]
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_v5_fused_path_is_skipped_when_the_input_needs_a_gradient():
+    torch.manual_seed(0)
+    stem = ChannelEmbeddingStem()
+    x = images().requires_grad_()
+    (grad,) = torch.autograd.grad(stem(x, RGB).sum(), [x])
+    (want,) = torch.autograd.grad(stem.reference_forward(x, RGB).sum(), [x])
+    torch.testing.assert_close(grad, want, atol=1e-5, rtol=1e-4)

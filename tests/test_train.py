@@ -183,12 +183,100 @@ def test_get_config_overrides_and_to_dict():
         ("ci", {"weight_decay": float("nan")}, "weight_decay"),
         ("ci", {"max_train_per_class": 0}, "or None"),
         ("ci", {"device": "gpu7"}, "device"),
+        ("ci", {"amp": "fp16"}, "amp must be one of auto, bf16, off"),
+        ("ci", {"channels_last": True}, "channels_last must be one of auto, on, off"),
+        ("ci", {"pin_memory": "yes"}, "pin_memory must be one of auto, on, off"),
+        ("ci", {"num_workers": -1}, "num_workers must be an integer >= 0 or None"),
+        ("ci", {"compile": "yes"}, "compile must be True or False"),
     ],
 )
 def test_config_errors_name_the_valid_choices(profile, overrides, fragment):
     with pytest.raises(ConfigError, match=fragment) as info:
         get_config(profile, **overrides)
     assert isinstance(info.value, DynconvError) and isinstance(info.value, ValueError)
+
+
+def test_gpu_settings_resolve_per_device_and_only_some_change_the_fingerprint():
+    assert all((p.amp, p.channels_last, p.num_workers, p.pin_memory, p.compile)
+               == ("auto", "auto", None, "auto", False) for p in PROFILES.values())
+    cpu = {"amp": "off", "channels_last": False, "num_workers": 0, "pin_memory": False,
+           "compile": False}
+    cuda = {"amp": "bf16", "channels_last": True, "num_workers": 4, "pin_memory": True,
+            "compile": False}
+    resolved = CI.resolved("cpu")
+    assert resolved == {"device": "cpu", **cpu, "num_threads": torch.get_num_threads()}
+    assert CI.resolved("cuda:1") == {"device": "cuda:1", **cuda,
+                                     "num_threads": torch.get_num_threads()}
+    assert get_config("ci", device="cpu").resolved()["device"] == "cpu"  # self.device
+    forced = get_config("ci", amp="bf16", channels_last="on", pin_memory="on", num_workers=2,
+                        compile=True, num_threads=1)
+    assert {k: forced.resolved("cpu")[k] for k in cpu} == {
+        "amp": "bf16", "channels_last": True, "num_workers": 2,
+        "pin_memory": False,  # nothing to pin for on a CPU
+        "compile": True}
+    off = get_config("ci", amp="off", channels_last="off", pin_memory="off")
+    assert {k: off.resolved("cuda")[k] for k in ("amp", "channels_last", "pin_memory")} == {
+        "amp": "off", "channels_last": False, "pin_memory": False}
+    assert set(RUNTIME_FIELDS) == {"num_threads", "num_workers", "pin_memory", "compile"}
+    assert {"amp", "channels_last"} <= set(CI.fingerprint_dict())  # they change numbers
+    assert not set(RUNTIME_FIELDS) & set(CI.fingerprint_dict())
+
+
+def test_cpu_defaults_compute_what_explicit_off_computes_and_bf16_trains():
+    """On a CPU "auto" means off: the same numbers as amp/channels_last "off". bfloat16
+    autocast and channels_last also run on a CPU (what a GPU run does), with other numbers."""
+    runs = {}
+    for name, kw in {"auto": {}, "off": {"amp": "off", "channels_last": "off"},
+                     "gpu-like": {"amp": "bf16", "channels_last": "on"}}.items():
+        model = build(DropNet)
+        train, val = loaders()
+        runs[name] = fit(model, train, val, tiny_config(max_epochs=2, **kw), progress=False)
+    pd.testing.assert_frame_equal(numbers(runs["auto"]), numbers(runs["off"]))
+    assert runs["auto"].runtime == {"device": "cpu", "amp": "off", "channels_last": False,
+                                    "num_workers": 0, "pin_memory": False, "compile": False,
+                                    "num_threads": torch.get_num_threads(), "world_size": 1}
+    gpu_like = runs["gpu-like"]
+    assert (gpu_like.runtime["amp"], gpu_like.runtime["channels_last"]) == ("bf16", True)
+    assert np.isfinite(gpu_like.history[["train_loss", "val_loss"]].to_numpy()).all()
+    assert not numbers(gpu_like).equals(numbers(runs["auto"]))  # bfloat16 rounds differently
+
+
+def test_compile_runs_the_compiled_model_but_saves_the_plain_one(tmp_path, monkeypatch):
+    """compile=True: batches go through torch.compile's wrapper (here a stand-in with its
+    ``_orig_mod``), checkpoints hold the network's own weight names; and a checkpoint resumes
+    across the runtime fields (compile, num_workers, pin_memory). The result reports the
+    workers of the loader it was given (fit builds loaders only under torchrun)."""
+    compiled = []
+
+    class Compiled(nn.Module):  # what torch.compile returns: the model as _orig_mod
+        def __init__(self, model):
+            super().__init__()
+            self._orig_mod = model
+            self.calls = 0
+
+        def forward(self, *args, **kwargs):
+            self.calls += 1
+            return self._orig_mod(*args, **kwargs)
+
+    def fake_compile(model):
+        compiled.append(Compiled(model))
+        return compiled[-1]
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    path = tmp_path / "c.pt"
+    model = build()
+    train, val = loaders()
+    fit(model, train, val, tiny_config(max_epochs=2, compile=True), checkpoint_path=path,
+        progress=False, stop_after_epoch=1)
+    assert [c._orig_mod for c in compiled] == [model, model]  # training and validation
+    assert compiled[0].calls == 6 and compiled[1].calls == 3  # 6 training, 3 val batches
+    ckpt = load_checkpoint(path)
+    assert set(ckpt["model"]) == set(model.state_dict()) == set(ckpt["best_state"])
+    resumed = fit(build(), train, val, tiny_config(max_epochs=2, num_workers=1,
+                                                   pin_memory="on"),
+                  checkpoint_path=path, progress=False)
+    assert resumed.resumed_from_epoch == 1
+    assert resumed.runtime["num_workers"] == 0  # the given loader's, not the config's
 
 
 def test_optional_fields_accept_none():
