@@ -41,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from torch import Tensor, nn
 from dynconv.blocks import SelfAttention
 from dynconv.config import resolve_device
 from dynconv.costs import (
+    _timed,
     calflops_per_image,
     counted_flops_per_image,
     peak_step_memory_mb,
@@ -58,7 +60,9 @@ from dynconv.costs import (
     time_models,
 )
 from dynconv.errors import ConfigError, check_int
-from dynconv.fileio import atomic_write_json
+from dynconv.fileio import atomic_write_json, read_json
+from dynconv.paths import resolve_results_dir
+from dynconv.results import config_fingerprint, hardware, to_jsonable
 
 __all__ = [
     "BASELINE",
@@ -259,14 +263,9 @@ def _time_steps(steps: dict[str, Callable[[], None]], repeats: int, warmup: int,
     for rep in range(warmup + repeats):
         order = names[rep % len(names):] + names[:rep % len(names)]
         for name in order:
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            steps[name]()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
+            seconds = _timed(steps[name], device)  # synchronised on CUDA
             if rep >= warmup:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(seconds)
     return times
 
 
@@ -342,8 +341,6 @@ def benchmark(settings: BenchSettings | None = None, *, progress: bool = True
     if "spread" not in table:
         table["spread"] = ""
     table["spread"] = table["spread"].fillna("")
-    from dynconv.results import hardware
-
     table.attrs.update(settings=asdict(settings), device=str(device), hardware=hardware(),
                        wall_time_s=time.perf_counter() - start,
                        torch=torch.__version__, threads=torch.get_num_threads())
@@ -413,7 +410,10 @@ TRAINING_FLOPS_PER_FORWARD = 3
 
 
 def _family(model: str) -> str:
-    return model if model in ("resnet34", "small_k3s1", "small_k7s2") else BASELINE
+    """The architecture whose step time a model is charged: Part II's own, else ResNet18's."""
+    from dynconv.registry import PART2, get_experiment
+
+    return model if model in {get_experiment(n).model for n in PART2} else BASELINE
 
 
 def study_estimate(step_s: dict[tuple[str, int], float],
@@ -456,12 +456,9 @@ def study_step_times(*, device: str | torch.device = "auto", image_size: int = 8
                      repeats: int = 2) -> dict[tuple[str, int], float]:
     """Measured training-step seconds at the ``full`` setting for the study's architectures."""
     dev = resolve_device(device)
-    groups: dict[int, list[str]] = {}
+    groups: dict[int, dict[str, None]] = {}  # batch size -> architectures (ordered set)
     for _, model, batch in study_trainings():
-        family = _family(model)
-        groups.setdefault(batch, [])
-        if family not in groups[batch]:
-            groups[batch].append(family)
+        groups.setdefault(batch, {})[_family(model)] = None
     out = {}
     for batch, names in groups.items():
         table = time_models({n: _build(n) for n in names}, image_size=image_size,
@@ -514,7 +511,6 @@ def full_epoch(model: str = BASELINE, *, device: str | torch.device = "auto",
 def _cache_key(settings: BenchSettings, study: bool) -> str:
     """What the numbers depend on: settings, the numeric code and this module, the machine."""
     from dynconv.experiment import CODE_MODULES, code_digest
-    from dynconv.results import config_fingerprint, hardware
 
     machine = {k: v for k, v in hardware().items() if k != "platform"}
     code = code_digest((*CODE_MODULES, "dynconv.bench"))["code"]
@@ -544,9 +540,6 @@ def cached_benchmark(settings: BenchSettings | None = None, *, study: bool = Tru
     GPU one real epoch of ``full`` (:func:`full_epoch`) is added. ``attrs["origin"]`` says
     whether it was measured now or loaded, and when it was measured.
     """
-    from dynconv.fileio import read_json
-    from dynconv.paths import resolve_results_dir
-
     settings = settings or BenchSettings()
     path = resolve_results_dir(results_dir) / "bench" / f"bench-{_cache_key(settings, study)}.json"
     if path.is_file() and not force:
@@ -563,11 +556,7 @@ def cached_benchmark(settings: BenchSettings | None = None, *, study: bool = Tru
         table.attrs["study_forward_flops"] = study_forward_flops(settings.study_image_size)
         if device.type == "cuda":
             table.attrs["full_epoch"] = full_epoch(device=device, progress=progress)
-    from datetime import UTC, datetime
-
     table.attrs["created"] = datetime.now(UTC).isoformat(timespec="seconds")
-    from dynconv.results import to_jsonable
-
     atomic_write_json(path, {"rows": to_jsonable(table.to_dict(orient="records")),
                              "attrs": to_jsonable(dict(table.attrs))})
     table.attrs["origin"] = "measured now"

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from dynconv.channels import ALL_SUBSETS, ChannelSubset
@@ -244,13 +245,20 @@ def plot_attention_weights(weights: Mapping[str, np.ndarray]) -> Figure:
     return fig
 
 
+def _name_ticks(ax: Axes, count: int) -> None:
+    """Model names under bars: level when six or fewer, slanted when more (so none overlap)."""
+    slanted = count > 6
+    for label in ax.get_xticklabels():
+        label.set_rotation(30 if slanted else 0)
+        label.set_horizontalalignment("right" if slanted else "center")
+
+
 def plot_cost_bars(table: pd.DataFrame, columns: Sequence[str], *, title: str = "") -> Figure:
     """Side-by-side bars of some numeric columns of a cost table (rows = models)."""
     fig, ax = plt.subplots(figsize=(8, 3.6))
     # many models: slant the names so that they do not overlap
-    table[list(columns)].plot.bar(ax=ax, rot=0 if len(table) <= 6 else 30)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("center" if len(table) <= 6 else "right")
+    table[list(columns)].plot.bar(ax=ax)
+    _name_ticks(ax, len(table))
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
@@ -327,9 +335,8 @@ def plot_bench_ratios(summary: pd.DataFrame, *, bound: float = 1.05, title: str 
               "train_step_s": "training step time", "infer_img_per_s": "inference images/s",
               "peak_mem_mb": "peak training memory"}
     fig, ax = plt.subplots(figsize=(9, 3.8))
-    summary.rename(columns=labels).plot.bar(ax=ax, rot=30, width=0.8)
-    for label in ax.get_xticklabels():
-        label.set_horizontalalignment("right")
+    summary.rename(columns=labels).plot.bar(ax=ax, width=0.8)
+    _name_ticks(ax, len(summary))
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(bound, color="tab:red", linestyle="--", linewidth=1,
                label=f"target: at most {bound:g}x")
