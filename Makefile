@@ -1,7 +1,11 @@
 # The two commands a reader needs: `make book` and `make test`. Both create the pinned
 # virtual environment in .venv the first time and reuse it afterwards.
 #
-#   make book                                   # built-in data, `ci` profile, CPU
+#   make book                                   # built-in data, `ci` profile, CPU: loads the
+#                                               # shipped records in book/results, trains nothing
+#   make book RETRAIN="v5 v4-sample"            # retrain named experiments (then commit them)
+#   make book TRAIN=1                           # train every stale or missing record
+#   make book FORCE=1                           # retrain every record
 #   make book PROFILE=full DATA_DIR=/path/to/mini-imagenet   # the original study (GPU)
 #   make test                                   # pytest, CPU
 #   make check-site                             # headless-Chromium test of _build/html
@@ -15,8 +19,13 @@ STAMP := $(VENV)/.installed
 PROFILE ?= ci
 DATA_DIR ?=
 FORCE ?=
+RETRAIN ?=
+TRAIN ?=
+# auto: stop when a shipped record is stale, train a dataset the book has no record of;
+# check: stop whenever the build would train (CI); train: train whatever is stale
+RECORDS ?= $(if $(TRAIN),train,auto)
 
-BENCH_ARGS ?= --study --json results/bench/bench.json
+BENCH_ARGS ?= --study --json book/results/bench/bench.json
 
 .PHONY: book chapters site test lint check-site lab venv clean bench
 
@@ -36,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check dynconv tests notebooks
 
 chapters: $(STAMP)
-	$(PY) -m dynconv.booktools.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force)
+	$(PY) -m dynconv.booktools.book execute --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(if $(RETRAIN),--retrain $(RETRAIN)) --records $(RECORDS)
 
 site: $(STAMP)
 	$(PY) -m dynconv.booktools.book vendor
@@ -52,7 +61,7 @@ bench: $(STAMP)
 	$(PY) -m dynconv.bench $(BENCH_ARGS)
 
 lab: $(STAMP)
-	DYNCONV_RESULTS_DIR=$(CURDIR)/results $(VENV)/bin/jupyter lab notebooks/
+	DYNCONV_RESULTS_DIR=$(CURDIR)/book/results $(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf _build book/chapters book/build-report.md

@@ -40,12 +40,12 @@ Explained in chapters ``02_baseline`` (one experiment) and ``07_ablation`` (many
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import importlib.util
+import functools
+import json
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,16 @@ from torch import nn
 
 from dynconv import distributed
 from dynconv.channels import ALL_SUBSETS, ChannelSubset, parse_channels
+from dynconv.codekey import (
+    MODEL_LAYER,
+    TRAINING_PATH,
+    function_digest,
+    model_modules,
+    module_closure,
+    module_digest,
+)
 from dynconv.config import TrainConfig, get_config
+from dynconv.costs import measure_costs
 from dynconv.data import (
     DataIdentity,
     DatasetBundle,
@@ -67,66 +76,60 @@ from dynconv.data import (
 from dynconv.errors import ConfigError
 from dynconv.evaluate import evaluable_subsets, evaluate
 from dynconv.fileio import atomic_write_json, file_lock, read_json
+from dynconv.inspection import INSPECTIONS, inspect_model
 from dynconv.paths import resolve_results_dir
 from dynconv.records import Record
 from dynconv.registry import ExperimentSpec, get_experiment
 from dynconv.results import config_fingerprint, hardware, to_jsonable, versions
 from dynconv.train import fit, load_checkpoint
-from dynconv.zoo import build_model
+from dynconv.zoo import build_model, builder
 
 __all__ = [
-    "CODE_MODULES", "EVAL_SPLIT_SEED", "code_digest", "load_records", "make_splits", "run",
-    "run_config", "run_experiment", "run_key", "run_seeds",
+    "EVAL_SPLIT_SEED", "code_digest", "experiment_code_key", "experiment_modules",
+    "load_records", "locate", "make_splits", "run", "run_config", "run_experiment", "run_key",
+    "run_seeds",
 ]
 
-# The modules whose source determines a record's numbers. tests/test_experiment.py checks that
-# every dynconv module a training run imports is either here or in NOT_NUMERIC_MODULES.
-CODE_MODULES: tuple[str, ...] = (
-    "dynconv.channels",
-    "dynconv.config",
-    "dynconv.data",
-    "dynconv.shapes",
-    "dynconv.resnet",
-    "dynconv.stems",
-    "dynconv.sampling",
-    "dynconv.chammi",
-    "dynconv.embedding_stem",
-    "dynconv.blocks",
-    "dynconv.small_net",
-    "dynconv.zoo",
-    "dynconv.train",
-    "dynconv.distributed",
-    "dynconv.evaluate",
-    "dynconv.costs",
-    "dynconv.experiment",
-)
-# Imported by a training run but without effect on its numbers: paths, file writing, errors,
-# the record container and its statistics, the registry (its values are in the config key),
-# the command line that starts a run (its arguments are in the config key).
-NOT_NUMERIC_MODULES: tuple[str, ...] = (
-    "dynconv",
-    "dynconv.errors",
-    "dynconv.fileio",
-    "dynconv.paths",
-    "dynconv.records",
-    "dynconv.registry",
-    "dynconv.results",
-    "dynconv.launch",
-    "dynconv.stats",
-)
+# fit's per-epoch callback: (epoch, max_epochs, history row).
+EpochCallback = Callable[[int, int, Mapping[str, float]], None]
 # Validation and test images are drawn with this seed whatever the training seed, so that every
 # run of a profile is tested on the same images (paired tests need that).
 EVAL_SPLIT_SEED = 0
 
 
-def code_digest(modules: Sequence[str] = CODE_MODULES) -> dict[str, Any]:
-    """{"code": digest of all, "modules": {module: sha256 of its source}} (no module imported)."""
-    digests = {}
-    for name in modules:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            raise ConfigError(f"cannot find the source of {name}")
-        digests[name] = hashlib.sha256(Path(spec.origin).read_bytes()).hexdigest()
+def code_digest(modules: Iterable[str]) -> dict[str, Any]:
+    """{"code": digest of all, "modules": {module: digest of its normalised syntax tree}}."""
+    digests = {name: module_digest(name) for name in sorted(modules)}
+    return {"code": config_fingerprint(digests, length=16), "modules": digests}
+
+
+@functools.cache
+def _model_modules(model: str, kwargs_json: str) -> frozenset[str]:
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights: not the caller's
+        net = build_model(model, num_classes=2, **json.loads(kwargs_json))
+    return frozenset(model_modules(net))
+
+
+def experiment_modules(model: str, model_kwargs: Mapping[str, Any] | None = None) -> list[str]:
+    """The modules whose code produced a record of ``model``: the training path and the
+    model's own modules, each with what it imports (:mod:`dynconv.codekey`)."""
+    kwargs_json = json.dumps(to_jsonable(dict(model_kwargs or {})), sort_keys=True)
+    roots = {*TRAINING_PATH, *_model_modules(model, kwargs_json)}
+    return sorted(module_closure(roots, stop=MODEL_LAYER))
+
+
+def experiment_code_key(model: str, model_kwargs: Mapping[str, Any] | None = None,
+                        inspect: str | None = None) -> dict[str, Any]:
+    """The code part of a run's key: {"code": digest, "modules": {part: digest}}.
+
+    Parts: every module of :func:`experiment_modules`, the zoo's builder of ``model``
+    (``"builder:<model>"``) and, when the experiment stores one, its inspection function
+    (``"inspection:<name>"``, :mod:`dynconv.inspection`).
+    """
+    digests = code_digest(experiment_modules(model, model_kwargs))["modules"]
+    digests[f"builder:{model}"] = function_digest(builder(model))
+    if inspect is not None:
+        digests[f"inspection:{inspect}"] = function_digest(INSPECTIONS[inspect])
     return {"code": config_fingerprint(digests, length=16), "modules": digests}
 
 
@@ -139,11 +142,12 @@ def run(
     results_dir: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool = True,
+    on_epoch: EpochCallback | None = None,
 ) -> Record:
     """The record of one registry experiment (trained now, or loaded when its key matches).
 
     ``seed=None`` uses the profile's seed (the experiment's first); see
-    :meth:`ExperimentSpec.seeds` for the others.
+    :meth:`ExperimentSpec.seeds` for the others. ``on_epoch`` goes to :func:`dynconv.train.fit`.
     """
     spec = get_experiment(experiment)
     overrides = {} if seed is None else {"seed": seed}
@@ -151,7 +155,8 @@ def run(
     return run_config(
         spec.model, config, data_dir=data_dir, train_channels=spec.train_channels,
         model_kwargs=spec.build_kwargs(config.profile), experiment=spec.name, label=spec.label,
-        results_dir=results_dir, force=force, progress=progress,
+        results_dir=results_dir, force=force, progress=progress, inspect=spec.inspect,
+        on_epoch=on_epoch,
     )
 
 
@@ -198,6 +203,8 @@ def run_config(
     results_dir: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool = True,
+    inspect: str | None = None,
+    on_epoch: EpochCallback | None = None,
 ) -> Record:
     """Train, evaluate on every subset and record ``model`` under ``config``, or load the record.
 
@@ -213,10 +220,9 @@ def run_config(
     experiment = experiment or model
     env, _ = distributed.setup(config.device)  # (None, device) outside torchrun
     identity = data_identity(data_dir, image_size=config.image_size)
-    key = run_key(model, kwargs, subset, config, identity)
-    name = f"{experiment}-seed{config.seed}-{key['config_and_data']}"
-    out_dir = resolve_results_dir(results_dir) / config.profile
-    record_path = out_dir / f"{name}.json"
+    key = run_key(model, kwargs, subset, config, identity, inspect=inspect)
+    record_path = _record_path(results_dir, config, experiment, key)
+    name, out_dir = record_path.stem, record_path.parent
     ckpt_path = out_dir / f"{name}.pt"
     main = env is None or env.is_main
 
@@ -242,8 +248,37 @@ def run_config(
         return _train_and_record(
             model, kwargs, subset, config, bundle, key=key, name=name, experiment=experiment,
             label=label or experiment, record_path=record_path, ckpt_path=ckpt_path,
-            origin=origin, progress=progress and main,
+            origin=origin, progress=progress and main, inspect=inspect, on_epoch=on_epoch,
         )
+
+
+def _record_path(results_dir: str | os.PathLike | None, config: TrainConfig, experiment: str,
+                 key: Mapping[str, Any]) -> Path:
+    """``<results>/<profile>/<experiment>-seed<seed>-<hash of config and data>.json``."""
+    name = f"{experiment}-seed{config.seed}-{key['config_and_data']}"
+    return resolve_results_dir(results_dir) / config.profile / f"{name}.json"
+
+
+def locate(
+    experiment: str | ExperimentSpec,
+    *,
+    profile: str = "ci",
+    data_dir: str | os.PathLike | None = None,
+    seed: int | None = None,
+    results_dir: str | os.PathLike | None = None,
+) -> tuple[Path, str | None]:
+    """Where :func:`run` keeps this run's record, and None when a current record is there,
+    else why :func:`run` would train (no image is decoded, nothing is trained)."""
+    spec = get_experiment(experiment)
+    config = spec.config(profile, **({} if seed is None else {"seed": seed}))
+    kwargs = dict(sorted(spec.build_kwargs(config.profile).items()))
+    identity = data_identity(data_dir, image_size=config.image_size)
+    key = run_key(spec.model, kwargs, parse_channels(spec.train_channels), config, identity,
+                  inspect=spec.inspect)
+    path = _record_path(results_dir, config, spec.name, key)
+    if not path.exists():
+        return path, "no stored record"
+    return path, _read_stored(path, key)[1]
 
 
 def _check_stored(record_path: Path, ckpt_path: Path, key: Mapping[str, Any], force: bool
@@ -265,12 +300,13 @@ def _check_stored(record_path: Path, ckpt_path: Path, key: Mapping[str, Any], fo
 
 
 def run_key(model: str, kwargs: Mapping[str, Any], subset: ChannelSubset, config: TrainConfig,
-            identity: DataIdentity) -> dict[str, Any]:
-    """The key of a run: config and data hashes (in the file name) and the code digest."""
+            identity: DataIdentity, *, inspect: str | None = None) -> dict[str, Any]:
+    """The key of a run: config and data hashes (in the file name) and the code digest of
+    what produced it (:func:`experiment_code_key`)."""
     config_part = {"model": model, "model_kwargs": dict(kwargs), "train_channels": subset.name,
                    "config": config.fingerprint_dict()}
     config_hash = config_fingerprint(config_part, length=16)
-    code = code_digest()
+    code = experiment_code_key(model, kwargs, inspect)
     return {
         "config": config_hash,
         "data": identity.fingerprint,
@@ -335,7 +371,9 @@ def make_splits(bundle: DatasetBundle, config: TrainConfig
 def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
                       config: TrainConfig, bundle: DatasetBundle, *, key: dict[str, Any],
                       name: str, experiment: str, label: str, record_path: Path,
-                      ckpt_path: Path, origin: str, progress: bool) -> Record:
+                      ckpt_path: Path, origin: str, progress: bool,
+                      inspect: str | None = None, on_epoch: EpochCallback | None = None
+                      ) -> Record:
     train, val, test = make_splits(bundle, config)
     # Workers and pinned memory for the training batches on a GPU (none on a CPU); validation
     # is read in this process (seven passes an epoch for val_subsets="all" would start the
@@ -358,7 +396,7 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     t0 = time.perf_counter()
     result = fit(net, train_loader, val_loader, config, train_channels=subset,
                  checkpoint_path=ckpt_path, progress=progress, run_key=key,
-                 desc=f"{experiment}, seed {config.seed}")
+                 desc=f"{experiment}, seed {config.seed}", on_epoch=on_epoch)
     if not distributed.is_main():  # rank 0 tests, measures and writes; the others read
         distributed.barrier()
         return Record.load(record_path, origin=origin)
@@ -368,6 +406,7 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     costs = _measure_costs(net, cache_dir=record_path.parent / "costs", code=key["code"],
                            image_size=config.image_size, batch_size=config.batch_size,
                            channels=subset, device=result.device)
+    inspection = inspect_model(inspect, net.to("cpu"), test, config.seed)
     history = result.history.to_dict(orient="records")
     first = next(iter(tests.values()))
     record = Record(
@@ -406,6 +445,7 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
         stopped_early=result.stopped_early,
         checkpoint=ckpt_path.name,
         costs=to_jsonable(costs),
+        inspection=to_jsonable(inspection),
         device=result.device,
         # the machine, and what the config's "auto" settings meant on it (and world_size)
         hardware={**hardware(), "runtime": to_jsonable(result.runtime)},
@@ -420,15 +460,15 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
     return record
 
 
-def _measure_costs(model: nn.Module, *, cache_dir: Path, code: str | None = None,
-                   **kwargs: Any) -> dict[str, Any]:
+def _measure_costs(model: nn.Module, *, cache_dir: Path, code: str, **kwargs: Any
+                   ) -> dict[str, Any]:
     """dynconv.costs.measure_costs, measured once per architecture and setting.
 
     Costs do not depend on the trained weights, so the seeds of one experiment and the plain
     ResNet18s trained on different subsets (a zero-filled input always has 3 channels) share
     one measurement, stored in ``cache_dir`` under a key of the model's build spec, the
     settings and the code digest (about 6 s saved per training on a 2-core CPU). ``code`` is
-    the run key's digest of the numeric modules (computed here when not given).
+    the run key's code digest.
     """
     channels = kwargs.get("channels")
     if getattr(model, "input_mode", None) == "zero":
@@ -436,13 +476,11 @@ def _measure_costs(model: nn.Module, *, cache_dir: Path, code: str | None = None
     key = config_fingerprint({"model": getattr(model, "build_spec", repr(model)),
                               "settings": {**kwargs, "channels": str(channels),
                                            "device": str(kwargs.get("device"))},
-                              "code": code or code_digest()["code"]}, length=16)
+                              "code": code}, length=16)
     path = Path(cache_dir) / f"{key}.json"
     if path.is_file():
         costs = read_json(path)
     else:
-        from dynconv.costs import measure_costs  # imported only when needed (slow imports)
-
         costs = to_jsonable(measure_costs(model, **kwargs))
         atomic_write_json(path, costs)
     return {**costs, "channels": parse_channels(kwargs["channels"]).name}

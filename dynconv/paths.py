@@ -7,8 +7,9 @@ paths), so ``dynconv`` works the same from an editable checkout and from a wheel
 * the book's root is the first folder, from the working directory upwards, that holds both
   ``_toc.yml`` and ``notebooks/`` (a chapter opened in any Jupyter, from ``notebooks/`` or
   from the root, finds the same root);
-* results live in ``$DYNCONV_RESULTS_DIR`` if set, else ``<book root>/results``, else (outside a
-  checkout of the book) ``./results``.
+* results live in ``$DYNCONV_RESULTS_DIR`` if set, else ``<book root>/book/results`` (where the
+  book's records ship, :data:`RESULTS_IN_BOOK`), else (outside a checkout of the book)
+  ``./results``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ CACHE_ENV = "DYNCONV_CACHE_DIR"
 RESULTS_ENV = "DYNCONV_RESULTS_DIR"
 # Two files that only the book's root folder holds.
 BOOK_ROOT_MARKERS = ("_toc.yml", "notebooks")
+# The results folder inside the book's root: the shipped records (JSON) live here.
+RESULTS_IN_BOOK = Path("book") / "results"
 
 
 def default_cache_dir() -> Path:
@@ -39,12 +42,12 @@ def find_book_root(start: str | os.PathLike | None = None) -> Path | None:
 
 
 def default_results_dir() -> Path:
-    """``$DYNCONV_RESULTS_DIR``, else ``<book root>/results``, else ``./results``."""
+    """``$DYNCONV_RESULTS_DIR``, else ``<book root>/book/results``, else ``./results``."""
     env = os.environ.get(RESULTS_ENV)
     if env:
         return Path(env).expanduser()
     root = find_book_root()
-    return (root if root is not None else Path.cwd()) / "results"
+    return root / RESULTS_IN_BOOK if root is not None else Path.cwd() / "results"
 
 
 def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:

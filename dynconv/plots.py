@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -265,19 +266,20 @@ def plot_cost_bars(table: pd.DataFrame, columns: Sequence[str], *, title: str = 
     return fig
 
 
-def plot_trained_blocks(images: torch.Tensor, inspection: dict[str, torch.Tensor],
+def plot_trained_blocks(images: torch.Tensor, inspection: Mapping[str, Any],
                         titles: Sequence[str] = ()) -> Figure:
     """What a trained first AttentionSE block does, image by image.
 
-    ``images``: normalised (B, 3, H, W); ``inspection``: the dict of
-    :func:`dynconv.small_net.inspect_first_block` for them. One row per image: the image; the
-    attention each position *receives*, averaged over all queries (where the block looks,
-    upsampled to the image); and the 64 SE gates for this image (an untrained block keeps
-    every gate close to 0.5: between 0.47 and 0.53 for the default initialisation).
+    ``images``: normalised (B, 3, H, W); ``inspection``: what
+    :func:`dynconv.inspection.part2_first_block` stored for them (``received``: (B, N) the
+    attention each position receives, averaged over all queries; ``gates``: (B, C); ``size``:
+    (H', W'); ``gamma``). One row per image: the image; where the block looks (upsampled to
+    the image); and the 64 SE gates for this image (an untrained block keeps every gate close
+    to 0.5: between 0.47 and 0.53 for the default initialisation).
     """
-    attention, gates = inspection["attention"], inspection["gates"]  # (B, N, N), (B, C)
+    gates = torch.as_tensor(inspection["gates"])  # (B, C)
     h, w = (int(v) for v in inspection["size"])
-    received = attention.mean(dim=1).reshape(-1, 1, h, w)  # (B, 1, H', W')
+    received = torch.as_tensor(inspection["received"]).reshape(-1, 1, h, w)  # (B, 1, H', W')
     received = torch.nn.functional.interpolate(received, size=images.shape[-2:],
                                                mode="nearest")[:, 0]  # (B, H, W)
     rows = images.shape[0]
@@ -304,12 +306,16 @@ def plot_trained_blocks(images: torch.Tensor, inspection: dict[str, torch.Tensor
     return fig
 
 
-def plot_channel_embedding(stem: torch.nn.Module) -> Figure:
+def plot_channel_embedding(embedding: Mapping[str, Any]) -> Figure:
     """v5's learned channel-identity embedding: scale and shift of each of the 64 filters, per
     channel (rows R, G, B), as departures from where training started (scale 1, shift 0).
-    Columns are sorted by how much the three channels' scales differ, most different first."""
-    scale = stem.scale.detach().cpu().numpy()  # (3, 64)
-    shift = stem.shift.detach().cpu().numpy()  # (3, 64)
+    Columns are sorted by how much the three channels' scales differ, most different first.
+
+    ``embedding``: ``{"scale": (3, 64), "shift": (3, 64)}``, as
+    :func:`dynconv.inspection.v5_embedding` stores it in the record (or a v5 stem's tensors).
+    """
+    scale = np.asarray(torch.as_tensor(embedding["scale"]).detach().cpu())  # (3, 64)
+    shift = np.asarray(torch.as_tensor(embedding["shift"]).detach().cpu())  # (3, 64)
     order = np.argsort(-(scale.max(axis=0) - scale.min(axis=0)))
     fig, axes = plt.subplots(2, 1, figsize=(10, 3.2), sharex=True)
     for ax, values, name in ((axes[0], scale - 1.0, "scale - 1"), (axes[1], shift, "shift")):

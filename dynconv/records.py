@@ -42,7 +42,7 @@ from dynconv.fileio import read_json
 from dynconv.results import write_json
 from dynconv.stats import PairedTest, accuracy_interval, paired_test
 
-RECORD_FORMAT = 2  # 2: typed record with predictions and key (1: the untyped dict)
+RECORD_FORMAT = 3  # 3: inspection; 2: typed record with predictions and key; 1: untyped dict
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class Record:
     checkpoint: str
     # Parameters, FLOPs, step time, memory (dynconv.costs.measure_costs).
     costs: dict[str, Any]
+    # What a chapter shows of the trained model (dynconv.inspection); {} when nothing.
+    inspection: dict[str, Any]
     device: str
     hardware: dict[str, Any]
     versions: dict[str, Any]
@@ -171,9 +173,18 @@ class Record:
         return Path(self.path).with_name(self.checkpoint)
 
     def load_model(self) -> Any:
-        """The trained network with its best weights, on the CPU, in eval mode."""
+        """The trained network with its best weights, on the CPU, in eval mode.
+
+        Needs the checkpoint beside the record: the book's shipped records come without one
+        (what the chapters show of a trained model is in :attr:`inspection`); train the
+        experiment on your machine first (``make book RETRAIN="<experiment>"``).
+        """
         from dynconv.train import load_model
 
+        if not self.checkpoint_path.is_file():
+            raise ConfigError(
+                f"{self.label}: no checkpoint at {self.checkpoint_path} (shipped records hold "
+                f"numbers, not weights); retrain it with make book RETRAIN=\"{self.experiment}\"")
         return load_model(self.checkpoint_path)
 
     @property

@@ -32,6 +32,7 @@ from typing import Any
 from dynconv.channels import INCOMPLETE_SUBSETS, parse_channels
 from dynconv.config import PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
+from dynconv.inspection import INSPECTIONS
 from dynconv.zoo import MODEL_NAMES, model_options
 
 
@@ -66,6 +67,8 @@ class ExperimentSpec:
     num_seeds: int = 1
     # One sentence on why the experiment is in the book.
     purpose: str = ""
+    # What a chapter shows of the trained model, stored in its record (dynconv.inspection).
+    inspect: str | None = None
 
     def __post_init__(self) -> None:
         # frozen dataclass: normalise through object.__setattr__ (read-only mappings)
@@ -89,6 +92,9 @@ class ExperimentSpec:
         if unexplained:
             raise ConfigError(f"experiment {self.name!r}: say why it departs from profile(s) "
                               f"{', '.join(unexplained)} in profile_reasons")
+        if self.inspect is not None and self.inspect not in INSPECTIONS:
+            raise ConfigError(f"experiment {self.name!r}: unknown inspection {self.inspect!r}; "
+                              f"valid: {', '.join(INSPECTIONS)}")
         if self.num_seeds < 1:
             raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
         for profile, fields in self.profile_overrides.items():  # bad fields fail here, not later
@@ -153,10 +159,12 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         "resnet18", "ResNet18 (zero-fill)", "resnet18", num_seeds=3,
         purpose="The control: a plain ResNet18 trained on RGB, missing channels zero-filled.",
     ),
-    ExperimentSpec("v1", "v1", "v1", purpose="A kernel generated per image, RGB only."),
+    ExperimentSpec("v1", "v1", "v1", purpose="A kernel generated per image, RGB only.",
+                   inspect="v1_kernels"),
     ExperimentSpec(
         "v2", "v2", "v2",
         purpose="One kernel generator per subset size, trained on RGB only.",
+        inspect="v2_generators",
     ),
     ExperimentSpec(
         "v3", "v3", "v3",
@@ -164,6 +172,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         profile_reasons={"ci": "the ci run has 6 epochs: annealing over 10 would leave its "
                                "last epoch at T = 15.5, far from the T = 1 of Chen et al."},
         purpose="Dynamic convolution: attention over a kernel bank sliced by channel.",
+        inspect="v3_routing",
     ),
     ExperimentSpec(
         "v4-batch", "v4 per batch", "v4",
@@ -194,7 +203,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
                 "channels scaled by 3/n (ChannelViT's zero-fill baseline).",
     ),
     ExperimentSpec(
-        "v5", "v5", "v5", overrides=_ALL_SUBSETS, num_seeds=3,
+        "v5", "v5", "v5", overrides=_ALL_SUBSETS, num_seeds=3, inspect="v5_embedding",
         purpose="This book's design: shared filter bank + channel-identity embedding + mean "
                 "over the present channels.",
     ),
@@ -227,6 +236,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         "small-k7s2", "small k7s2", "small_k7s2",
         profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
         purpose="The small attention network with the 7x7/2 stem (attention at half size).",
+        inspect="part2_first_block",
     ),
 )
 

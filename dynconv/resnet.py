@@ -30,37 +30,15 @@ import torch
 from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock, ResNet
 
-from dynconv.chammi import chammi_stem
-from dynconv.channels import RGB, ChannelSubset
-from dynconv.embedding_stem import ChannelEmbeddingStem
-from dynconv.errors import ConfigError, check_int
+from dynconv.channels import ChannelSubset
+from dynconv.errors import ConfigError
 from dynconv.sampling import ChannelSampler
-from dynconv.stems import (
-    ChannelDropStem,
-    DynamicConvStem,
-    IdentityKernelStem,
-    PerSampleKernelStem,
-    SubsetSizeKernelStem,
-    check_input,
-)
+from dynconv.stems import check_input
 
-__all__ = [
-    "STEMS",
-    "PlainResNet",
-    "DynamicStemResNet",
-    "resnet18",
-    "resnet34",
-    "resnet18_v1",
-    "resnet18_v2",
-    "resnet18_v3",
-    "resnet18_v4",
-    "resnet18_v2_identity",
-    "resnet18_v5",
-    "resnet18_chammi",
-]
+__all__ = ["LAYERS", "STEMS", "DynamicStemResNet", "PlainResNet"]
 
 STEMS: tuple[str, ...] = ("original", "torchvision")
-_LAYERS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
+LAYERS = {"resnet18": [2, 2, 2, 2], "resnet34": [3, 4, 6, 3]}
 
 
 def _original_stem_conv() -> nn.Conv2d:
@@ -130,7 +108,7 @@ class DynamicStemResNet(ResNet):
 
     def __init__(self, stem: nn.Module, *, num_classes: int, keep_maxpool: bool = True,
                  sampling: str = "none") -> None:
-        super().__init__(BasicBlock, _LAYERS["resnet18"], num_classes=num_classes)
+        super().__init__(BasicBlock, LAYERS["resnet18"], num_classes=num_classes)
         self.conv1 = stem  # replaces torchvision's 7x7 conv; bn1, relu, layer1.. unchanged
         self.sampler = ChannelSampler(sampling)  # training-time channel sampling (Part III)
         self.keep_maxpool = keep_maxpool
@@ -149,96 +127,3 @@ class DynamicStemResNet(ResNet):
             draws = self.sampler.draws(subset, x.shape[0])
             return _forward_after_stem(self, ChannelSampler.run_drop(x, subset, draws, self.conv1))
         return _forward_after_stem(self, self.conv1(x, subset))
-
-
-def _check_num_classes(num_classes: int) -> None:
-    check_int("num_classes", num_classes)
-
-
-def resnet18(*, num_classes: int, stem: str = "original", sampling: str = "none",
-             rescale: bool = False) -> PlainResNet:
-    """Plain ResNet18 (input mode "zero"); ``stem`` is "original" (3x3/1) or "torchvision".
-
-    ``sampling="hierarchical", rescale=True`` is Part III's control (b): zero-filled random
-    subsets in training, present channels scaled by 3/n in training and test.
-    """
-    _check_num_classes(num_classes)
-    return PlainResNet(_LAYERS["resnet18"], num_classes=num_classes, stem=stem,
-                       sampling=sampling, rescale=rescale)
-
-
-def resnet34(*, num_classes: int, stem: str = "original") -> PlainResNet:
-    """Plain ResNet34 (input mode "zero"), Part II's baseline; stems as ``resnet18``."""
-    _check_num_classes(num_classes)
-    return PlainResNet(_LAYERS["resnet34"], num_classes=num_classes, stem=stem)
-
-
-def resnet18_v1(
-    *, num_classes: int, channels: ChannelSubset | str = RGB, keep_maxpool: bool = True
-) -> DynamicStemResNet:
-    """v1: ResNet18 with ``PerSampleKernelStem`` for one fixed channel subset.
-
-    ``keep_maxpool=False`` reproduces the original v1, which dropped the maxpool and so
-    cost 3.7x the FLOPs of the baseline.
-    """
-    _check_num_classes(num_classes)
-    stem = PerSampleKernelStem(channels)
-    return DynamicStemResNet(stem, num_classes=num_classes, keep_maxpool=keep_maxpool)
-
-
-def resnet18_v2(*, num_classes: int, sampling: str = "none") -> DynamicStemResNet:
-    """v2: ResNet18 with ``SubsetSizeKernelStem`` (one kernel generator per subset size).
-
-    ``sampling="hierarchical"``: v2 trained with Part III's channel sampling (no identity).
-    """
-    _check_num_classes(num_classes)
-    return DynamicStemResNet(SubsetSizeKernelStem(), num_classes=num_classes, sampling=sampling)
-
-
-def resnet18_v3(
-    *,
-    num_classes: int,
-    num_kernels: int = 4,
-    initial_temperature: float = 30.0,
-    anneal_epochs: int = 10,
-) -> DynamicStemResNet:
-    """v3: ResNet18 with ``DynamicConvStem`` (Chen et al. 2020; temperature 30 -> 1)."""
-    _check_num_classes(num_classes)
-    stem = DynamicConvStem(
-        num_kernels=num_kernels,
-        initial_temperature=initial_temperature,
-        anneal_epochs=anneal_epochs,
-    )
-    return DynamicStemResNet(stem, num_classes=num_classes)
-
-
-def resnet18_v4(
-    *, num_classes: int, drop_prob: float = 0.5, drop_mode: str = "batch"
-) -> DynamicStemResNet:
-    """v4: ResNet18 with ``ChannelDropStem`` (v2 + random channel dropping in training)."""
-    _check_num_classes(num_classes)
-    stem = ChannelDropStem(drop_prob=drop_prob, drop_mode=drop_mode)
-    return DynamicStemResNet(stem, num_classes=num_classes)
-
-
-def resnet18_v2_identity(*, num_classes: int, sampling: str = "hierarchical"
-                         ) -> DynamicStemResNet:
-    """v2/v4's kernel generator given the channel identity (``IdentityKernelStem``)."""
-    _check_num_classes(num_classes)
-    return DynamicStemResNet(IdentityKernelStem(), num_classes=num_classes, sampling=sampling)
-
-
-def resnet18_v5(*, num_classes: int, identity: bool = True, missing: str = "drop",
-                sampling: str = "hierarchical") -> DynamicStemResNet:
-    """v5: ResNet18 with ``ChannelEmbeddingStem`` (shared bank + identity embedding + mean),
-    trained with hierarchical channel sampling. The other arguments are its ablations."""
-    _check_num_classes(num_classes)
-    stem = ChannelEmbeddingStem(identity=identity, missing=missing)
-    return DynamicStemResNet(stem, num_classes=num_classes, sampling=sampling)
-
-
-def resnet18_chammi(*, num_classes: int, design: str,
-                    sampling: str = "hierarchical") -> DynamicStemResNet:
-    """ResNet18 with a CHAMMI first layer (``dynconv.chammi``), same sampling as v5."""
-    _check_num_classes(num_classes)
-    return DynamicStemResNet(chammi_stem(design), num_classes=num_classes, sampling=sampling)

@@ -17,6 +17,8 @@ Honest numbers, in three habits:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -205,22 +207,69 @@ def departure_table(profile: str = "ci") -> pd.DataFrame:
 
 
 def provenance_table(records: Mapping[str, Record]) -> pd.DataFrame:
-    """Where each record came from: settings, data, seed, epochs, time, device, origin."""
+    """Where each record came from: settings, data, seed, epochs, when and on what it was
+    trained, in how long, and the file this build loaded it from (or that it trained now)."""
     rows = {
         label: {
             "experiment": r.experiment,
             "settings": r.settings or "-",
             "seed": r.seed,
-            "data": r.data["name"],
+            "data": f"{r.data['name']} ({r.data['fingerprint'][:8]})",
             "train / test images": f"{r.data['sizes']['train']} / {r.num_test}",
             "epochs": r.epochs_run,
+            "trained (UTC)": r.created[:16].replace("T", " "),
+            "on": r.hardware.get("gpu") or r.hardware.get("cpu") or r.device,
             "wall time (s)": round(r.wall_time_s),
-            "device": r.hardware.get("gpu") or r.hardware.get("cpu") or r.device,
-            "this run": r.origin or "loaded",
+            "this build": _origin_word(r.origin),
+            "file": record_file(r),
         }
         for label, r in records.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _origin_word(origin: str) -> str:
+    """"loaded" or "trained" (with its reason) for a record's origin."""
+    return "loaded" if not origin or origin.startswith("loaded") else origin
+
+
+def record_file(record: Record) -> str:
+    """The record's file as the reader finds it: from ``book/results`` on, when it is there."""
+    if not record.path:
+        return "-"
+    parts = Path(record.path).parts
+    for i in range(len(parts) - 1):
+        if parts[i] == "book" and parts[i + 1] == "results":
+            return "/".join(parts[i:])
+    return Path(record.path).name
+
+
+def drop_vs_zero_sentence(differences: pd.DataFrame, num_images: int) -> str:
+    """Chapter 5's conclusion from the trained v3's drop-vs-zero-fill table (one row per
+    subset; columns "same mixed kernel", "routing weights", "whole stem")."""
+    largest = differences.max()
+    same = largest["same mixed kernel"]
+    whole, routing = largest["whole stem"], largest["routing weights"]
+    mask_effect = ("the whole stem's outputs agree exactly as well" if whole == 0
+                   else f"the whole stem's outputs differ by up to {whole:.3g} because its "
+                        f"routing weights differ (by up to {routing:.3g}): their only "
+                        f"differing input is the presence mask")
+    agree = ("are **exactly equal** (largest difference 0.0)" if same == 0
+             else f"differ by at most **{same:.3g}**")
+    return (f"With the same mixed kernel, slicing by identity and zero-filling give outputs "
+            f"that {agree} on all {len(differences)} subsets and {num_images} test images; "
+            f"{mask_effect}.")
+
+
+def trained_block_sentence(inspection: Mapping[str, Any]) -> str:
+    """Chapter 9's reading of the trained first block (:func:`dynconv.inspection.
+    part2_first_block`): gamma, the range of the SE gates and how much they vary by image."""
+    gates = np.asarray(inspection["gates"])  # (B, C)
+    spread = float((gates.max(axis=0) - gates.min(axis=0)).max())
+    return (f"Trained, γ = {float(inspection['gamma']):.3f}. The gates range from "
+            f"{gates.min():.2f} to {gates.max():.2f}, and one channel's gate differs by up to "
+            f"{spread:.2f} between these {len(gates)} images: SE scales each image's channels "
+            f"differently, which is its point.")
 
 
 def summary_text(record: Record, *, chance: float) -> str:
@@ -232,7 +281,8 @@ def summary_text(record: Record, *, chance: float) -> str:
     device = hw.get("gpu") or hw.get("cpu") or record.device
     origin = record.origin or "loaded"
     if origin.startswith("loaded"):
-        when = f"loaded from the record written {record.created[:16].replace('T', ' ')} UTC"
+        when = (f"loaded from `{record_file(record)}`, written "
+                f"{record.created[:16].replace('T', ' ')} UTC")
     else:
         when = f"{origin} in this build"
     validated = ("the mean over every subset" if record.config.get("val_subsets") == "all"

@@ -151,6 +151,7 @@ def make_record(
         stopped_early=False,
         checkpoint=f"{label}.pt",
         costs={"params": 10},
+        inspection={},
         device="cpu",
         hardware={"cpu": "test CPU", "gpu": None},
         versions={"python": "3"},

@@ -17,7 +17,6 @@ from dynconv.errata import (
     softmax_entropy_at_temperature,
 )
 from dynconv.errors import ChannelSubsetError, ConfigError
-from dynconv.resnet import resnet18, resnet18_v1, resnet18_v4
 from dynconv.small_net import SmallAttentionNet
 from dynconv.stems import (
     ChannelDropStem,
@@ -26,7 +25,7 @@ from dynconv.stems import (
     SubsetSizeKernelStem,
     sample_subset,
 )
-from dynconv.zoo import MODEL_NAMES, build_model, model_options
+from dynconv.zoo import MODEL_NAMES, build_model, model_options, resnet18, resnet18_v1, resnet18_v4
 
 NUM_CLASSES = 5
 RG, GB, R = parse_channels("RG"), parse_channels("GB"), parse_channels("R")

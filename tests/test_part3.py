@@ -19,10 +19,9 @@ from dynconv.channels import ALL_SUBSETS, RGB, apply_subset, parse_channels
 from dynconv.embedding_stem import ChannelEmbeddingStem
 from dynconv.errors import ConfigError
 from dynconv.registry import EXPERIMENTS, IDENTITY_PAIR, PART3, PUBLISHED, V5_ABLATION
-from dynconv.resnet import resnet18, resnet18_v5
 from dynconv.sampling import ChannelSampler, sample_subset
 from dynconv.stems import IdentityKernelStem
-from dynconv.zoo import build_model
+from dynconv.zoo import build_model, resnet18, resnet18_v5
 
 R, G, B, RG, GB = (parse_channels(s) for s in ("R", "G", "B", "RG", "GB"))
 

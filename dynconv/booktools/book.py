@@ -38,15 +38,17 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import dynconv
+from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
 from dynconv.config import PROFILES
+from dynconv.errors import DynconvError
 from dynconv.fileio import atomic_write_json, atomic_write_text, read_json
-from dynconv.paths import BOOK_ROOT_MARKERS, RESULTS_ENV, find_book_root
+from dynconv.paths import BOOK_ROOT_MARKERS, RESULTS_ENV, RESULTS_IN_BOOK, find_book_root
 
 # This subpackage's folder name inside `dynconv`: its sources are not part of a chapter's key.
 TOOLS_SUBPACKAGE = "booktools"
@@ -136,7 +138,7 @@ class BookLayout:
     @property
     def results(self) -> Path:
         """The results folder the chapters' kernels are given (``DYNCONV_RESULTS_DIR``)."""
-        return self.root / "results"
+        return self.root / RESULTS_IN_BOOK
 
 
 @dataclass(frozen=True)
@@ -213,11 +215,20 @@ def execute_chapters(
     *,
     only: list[str] | None = None,
     force: bool = False,
+    retrain: Sequence[str] = (),
+    records: str = "auto",
+    output: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
 ) -> list[ChapterRun]:
-    """Execute every chapter notebook in order with papermill, skipping unchanged ones.
+    """Prepare the records (:func:`dynconv.booktools.records.prepare`: data checked, every
+    record loaded or trained, with progress), then execute every chapter notebook in order
+    with papermill, skipping unchanged ones. The chapters only load records.
 
-    ``root`` is the book's folder (default: found from the working directory).
+    ``force`` retrains every record (and executes every chapter), ``retrain`` names
+    experiments to retrain, ``records`` is "auto", "check" or "train" (see
+    :mod:`dynconv.booktools.records`). ``output`` is where the executed chapters go (default
+    ``book/chapters``, which the site renders). ``root`` is the book's folder (default: found
+    from the working directory).
     """
     layout = BookLayout.find(root)
     import papermill  # imported here: the `book` extra is not needed by the library
@@ -228,27 +239,34 @@ def execute_chapters(
     notebooks = sorted(layout.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if only:
         notebooks = [nb for nb in notebooks if nb.stem in only]
-    layout.chapters.mkdir(parents=True, exist_ok=True)
-    keys, times = _load_json(layout.keys_file), _load_json(layout.times_file)
+    chapters = Path(output).resolve() if output is not None else layout.chapters
+    chapters.mkdir(parents=True, exist_ok=True)
+    keys_file, times_file = chapters / layout.keys_file.name, chapters / layout.times_file.name
+    keys, times = _load_json(keys_file), _load_json(times_file)
     sources = sources_digest()
     runs = []
     with _results_env(layout.results) as results:
-        for notebook in notebooks:
-            output = layout.chapters / notebook.name
+        planned = prepare(profile, data_dir, records=records, force=force, retrain=retrain,
+                          results_dir=results)
+        # the records' digest: a chapter whose records changed executes again
+        sources = hashlib.sha256((sources + _records_digest(planned)).encode()).hexdigest()
+        for index, notebook in enumerate(notebooks, start=1):
+            output_path = chapters / notebook.name
             key = chapter_key(notebook, parameters, sources=sources)
             unchanged = keys.get(notebook.stem) == key and notebook.stem in times
-            if not force and output.exists() and unchanged:
+            if not force and output_path.exists() and unchanged:
                 runs.append(ChapterRun(**{**times[notebook.stem], "reused": True}))
-                print(f"[book] {notebook.stem}: unchanged, reusing the executed copy")
+                print(f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: unchanged, "
+                      f"reusing the executed copy")
                 continue
             print(
-                f"[book] {notebook.stem}: executing "
-                f"(profile={profile}, data={data_dir or 'built-in'})"
+                f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: executing "
+                f"(profile={profile}, data={data_dir or 'built-in'})", flush=True
             )
             start = time.perf_counter()
             papermill.execute_notebook(
                 str(notebook),
-                str(output),
+                str(output_path),
                 parameters=parameters,
                 kernel_name="python3",
                 cwd=str(layout.notebooks),
@@ -264,17 +282,30 @@ def execute_chapters(
             )
             keys[notebook.stem] = key
             times[notebook.stem] = asdict(run)
-            atomic_write_json(layout.keys_file, keys)
-            atomic_write_json(layout.times_file, times)
+            atomic_write_json(keys_file, keys)
+            atomic_write_json(times_file, times)
             runs.append(run)
-            print(f"[book] {notebook.stem}: done in {run.seconds:.0f} s (results in {results})")
-    write_build_report(runs, layout.build_report)
+            print(f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: done in "
+                  f"{run.seconds:.0f} s", flush=True)
+    if output is None:
+        write_build_report(runs, layout.build_report, planned=planned)
     return runs
 
 
-def write_build_report(runs: list[ChapterRun], path: str | os.PathLike) -> Path:
+def _records_digest(planned: Sequence[PlannedRun]) -> str:
+    """A hash of the record files the chapters will load (name and content)."""
+    digest = hashlib.sha256()
+    for run in planned:
+        digest.update(run.path.name.encode())
+        if run.path.exists():
+            digest.update(hashlib.sha256(run.path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def write_build_report(runs: list[ChapterRun], path: str | os.PathLike, *,
+                       planned: Sequence[PlannedRun] = ()) -> Path:
     """Write the build report (``book/build-report.md``) to ``path``: each chapter's execution
-    time and what produced it."""
+    time and what produced it, and which records this build trained or loaded."""
     import torch
 
     from dynconv.results import hardware_label
@@ -291,6 +322,7 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike) -> Path:
         f"{os.cpu_count()} logical cores; Python {platform.python_version()}, "
         f"torch {torch.__version__}.",
         f"- Total execution time of the producing runs: {sum(r.seconds for r in runs):.0f} s.",
+        _records_line(planned),
         "",
         "| chapter | profile | data | execution time (s) | executed in this build | finished |",
         "|---|---|---|---:|---|---|",
@@ -301,6 +333,28 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike) -> Path:
         cells = [run.name, f"`{run.profile}`", data, f"{run.seconds:.1f}", fresh, run.finished]
         lines.append("| " + " | ".join(cells) + " |")
     return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _records_line(planned: Sequence[PlannedRun]) -> str:
+    """One line of the build report: how many records were loaded and how many trained."""
+    if not planned:
+        return "- Records: none checked in this build."
+    trained = [r for r in planned if r.stale is not None]
+    folder = planned[0].path.parent
+    if not trained:
+        return (f"- Records: all {len(planned)} loaded from `{_relative(folder)}`, their keys "
+                f"matching: **this build trained nothing**.")
+    return (f"- Records: {len(planned) - len(trained)} of {len(planned)} loaded from "
+            f"`{_relative(folder)}`; this build trained {len(trained)}: "
+            + ", ".join(r.name for r in trained) + ".")
+
+
+def _relative(path: Path) -> str:
+    root = find_book_root()
+    try:
+        return str(path.resolve().relative_to(root)) if root else str(path)
+    except ValueError:
+        return str(path)
 
 
 def vendor_javascript(target: str | os.PathLike) -> None:
@@ -355,7 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--profile", default="ci", choices=sorted(PROFILES))
     ex.add_argument("--data-dir", default=None, help="a dataset folder in the original list format")
     ex.add_argument("--only", nargs="*", help="chapter names, e.g. 01_data")
-    ex.add_argument("--force", action="store_true", help="execute even unchanged chapters")
+    ex.add_argument("--force", action="store_true",
+                    help="retrain every record and execute every chapter")
+    ex.add_argument("--retrain", nargs="*", default=[],
+                    help="experiments to retrain, e.g. v5 v4-sample (dynconv.registry)")
+    ex.add_argument("--records", default="auto", choices=RECORD_MODES,
+                    help="stale or missing records: 'check' stops the build, 'train' trains "
+                         "them, 'auto' (default) stops when the book ships records for this "
+                         "profile and data and trains otherwise")
+    ex.add_argument("--output", default=None,
+                    help="folder for the executed chapters (default book/chapters)")
     sub.add_parser(
         "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry"
     )
@@ -367,13 +430,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "execute":
         if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
             parser.error(f"--data-dir {args.data_dir!r} is not a folder")
-        execute_chapters(
-            args.profile,
-            args.data_dir or None,
-            only=args.only,
-            force=args.force,
-            root=layout.root,
-        )
+        try:
+            execute_chapters(
+                args.profile,
+                args.data_dir or None,
+                only=args.only,
+                force=args.force,
+                retrain=args.retrain,
+                records=args.records,
+                output=args.output,
+                root=layout.root,
+            )
+        except DynconvError as error:  # bad data, stale records: the message says what to do
+            print(f"\nerror: {type(error).__name__}: {error}", file=sys.stderr)
+            return 2
     else:
         vendor_javascript(layout.vendor)
     return 0

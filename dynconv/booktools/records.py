@@ -1,0 +1,200 @@
+"""Before any chapter runs: check the data, then load, check or train every record the book shows.
+
+`make book` calls :func:`prepare` first. It
+
+1. loads the dataset once (:func:`dynconv.data.load_dataset`), so that a bad folder stops the
+   build with its named :class:`~dynconv.errors.DatasetError` (file, line, what to do) before
+   any chapter executes, and the chapters find the decoded images in the cache;
+2. looks up the record of every experiment and seed of :mod:`dynconv.registry` under the
+   profile and data (:func:`dynconv.experiment.locate`: keys only, nothing decoded or trained);
+3. trains what is stale or missing, or stops. ``records="check"`` (CI) stops at once, naming
+   each stale record, why it is stale and the command that refreshes it. ``records="auto"``
+   (the default) does the same when the book ships records for this profile and data, and
+   trains when it has none (a reader's own dataset); ``records="train"`` trains whatever is
+   stale. ``force`` retrains everything; ``retrain`` names experiments to retrain.
+
+Training prints one line per training (which of how many, why, the time so far and an estimate
+of what is left) and one line per epoch, instead of minutes of silence: the chapters then only
+load records.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import mean
+
+from dynconv.config import get_config
+from dynconv.data import data_identity, load_dataset
+from dynconv.errors import ConfigError, DynconvError
+from dynconv.experiment import locate, run
+from dynconv.records import Record
+from dynconv.registry import EXPERIMENTS, get_experiment
+
+__all__ = ["PlannedRun", "StaleRecordsError", "format_duration", "plan", "prepare"]
+
+RECORD_MODES = ("auto", "check", "train")
+
+
+class StaleRecordsError(DynconvError):
+    """The build would train, and was told not to (``records="check"`` or shipped records)."""
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One record the book shows, and what the build does with it."""
+
+    experiment: str
+    seed: int
+    path: Path
+    # None: a current record is there; else why it would be trained.
+    stale: str | None
+    # Seconds the stored record took to produce (its wall time), when one is there.
+    previous_s: float | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.experiment}, seed {self.seed}"
+
+
+def format_duration(seconds: float | None) -> str:
+    """``"1 h 05 min"``, ``"3 min 20 s"``, ``"42 s"``; ``"?"`` for None."""
+    if seconds is None:
+        return "?"
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"
+
+
+def _previous_wall_time(path: Path) -> float | None:
+    """Wall time of the record at ``path`` or, when the key changed, of any record of the same
+    experiment and seed in that folder (a stale one: the best estimate of a retraining)."""
+    candidates = [path] if path.exists() else []
+    prefix = path.stem.rsplit("-", 1)[0] + "-"
+    candidates += sorted(p for p in path.parent.glob(f"{prefix}*.json") if p != path)
+    for candidate in candidates:
+        try:
+            return float(Record.load(candidate).wall_time_s)
+        except (DynconvError, ValueError, KeyError, TypeError, OSError):
+            continue
+    return None
+
+
+def plan(profile: str = "ci", data_dir: str | os.PathLike | None = None, *,
+         results_dir: str | os.PathLike | None = None,
+         experiments: Sequence[str] | None = None) -> list[PlannedRun]:
+    """Every (experiment, seed) the book shows, with its record's path and state."""
+    runs = []
+    for name in experiments or EXPERIMENTS:
+        spec = get_experiment(name)
+        for seed in spec.seeds(profile):
+            path, stale = locate(spec, profile=profile, data_dir=data_dir, seed=seed,
+                                 results_dir=results_dir)
+            runs.append(PlannedRun(spec.name, seed, path, stale, _previous_wall_time(path)))
+    return runs
+
+
+def _refresh_command(runs: Sequence[PlannedRun], data_dir: str | None, profile: str) -> str:
+    names = " ".join(dict.fromkeys(r.experiment for r in runs))
+    where = (f" DATA_DIR={data_dir}" if data_dir else "") + \
+            (f" PROFILE={profile}" if profile != "ci" else "")
+    return f'make book{where} RETRAIN="{names}"'
+
+
+def stale_message(stale: Sequence[PlannedRun], *, profile: str, data_dir: str | None,
+                  results: Path) -> str:
+    """What the build says when it would train and was told not to."""
+    total = sum(r.previous_s or 0.0 for r in stale)
+    lines = [f"{len(stale)} of the book's records under {results / profile} are not current "
+             f"(the build would train them):"]
+    lines += [f"  - {r.name}: {r.stale}" for r in stale]
+    lines += [
+        f"Refresh them (about {format_duration(total)} by their last training times) with",
+        f"  {_refresh_command(stale, data_dir, profile)}",
+        "(or `make book TRAIN=1` to train every stale record), then commit book/results/.",
+    ]
+    return "\n".join(lines)
+
+
+def _epoch_printer(index: int, total: int, name: str, started: float, build_started: float,
+                   left_after: float | None):
+    """fit's on_epoch: one line per epoch with this run's and the whole plan's estimate."""
+    def report(epoch: int, max_epochs: int, row: Mapping[str, float]) -> None:
+        elapsed = time.perf_counter() - started
+        this_left = elapsed / epoch * (max_epochs - epoch)  # an upper bound: early stopping
+        everything = None if left_after is None else this_left + left_after
+        print(f"[train {index}/{total}] {name}: epoch {epoch}/{max_epochs}, "
+              f"val_acc {row.get('val_acc', float('nan')):.3f}, "
+              f"{format_duration(elapsed)} so far, about {format_duration(this_left)} left in "
+              f"this run, {format_duration(everything)} in all "
+              f"(build {format_duration(time.perf_counter() - build_started)})", flush=True)
+    return report
+
+
+def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = "auto",
+            force: bool = False, retrain: Sequence[str] = (),
+            results_dir: str | os.PathLike | None = None) -> list[PlannedRun]:
+    """Check the data and make every record of the book current (see the module docstring).
+
+    Returns the plan as it was before training. Raises :class:`DatasetError` for bad data and
+    :class:`StaleRecordsError` when the build would train and ``records`` forbids it.
+    """
+    if records not in RECORD_MODES:
+        raise ConfigError(f"records must be one of {', '.join(RECORD_MODES)}, got {records!r}")
+    unknown = sorted(set(retrain) - set(EXPERIMENTS))
+    if unknown:
+        raise ConfigError(f"RETRAIN names unknown experiments: {', '.join(unknown)}; valid: "
+                          f"{', '.join(EXPERIMENTS)}")
+    start = time.perf_counter()
+    config = get_config(profile)
+    identity = data_identity(data_dir, image_size=config.image_size)
+    print(f"[book] data: {identity.name} (fingerprint {identity.fingerprint[:12]}), "
+          f"{config.image_size} px: checking and decoding once", flush=True)
+    bundle = load_dataset(data_dir, image_size=config.image_size, progress=False)
+    print(f"[book] data ready in {time.perf_counter() - start:.0f} s: "
+          f"{len(bundle.train):,} training, {len(bundle.val):,} validation, "
+          f"{len(bundle.test):,} test images, {bundle.num_classes} classes", flush=True)
+
+    runs = plan(profile, data_dir, results_dir=results_dir)
+    results = runs[0].path.parent.parent
+    current = [r for r in runs if r.stale is None]
+    chosen = [r for r in runs if force or r.stale is not None or r.experiment in retrain]
+    print(f"[book] records under {results / profile}: {len(current)} of {len(runs)} current"
+          + (f", {len(chosen)} to train" if chosen else ", nothing to train"), flush=True)
+    stale = [r for r in chosen if r.stale is not None]
+    # "auto" trains a dataset or profile the book has no record of at all (a reader's own)
+    shipped = any(r.stale != "no stored record" for r in runs)
+    if stale and not force and (records == "check" or (records == "auto" and shipped)):
+        raise StaleRecordsError(stale_message(stale, profile=profile, data_dir=data_dir,
+                                              results=results))
+    done: list[float] = []
+    for index, planned in enumerate(chosen, start=1):
+        left = [r.previous_s for r in chosen[index:]]
+        typical = mean(done) if done else None
+        left_after = (sum(s if s is not None else typical for s in left)
+                      if typical is not None or all(s is not None for s in left) else None)
+        why = planned.stale or ("FORCE=1" if force else "named in RETRAIN")
+        print(f"[train {index}/{len(chosen)}] {planned.name}: {why}; last time "
+              f"{format_duration(planned.previous_s)}", flush=True)
+        started = time.perf_counter()
+        record = run(planned.experiment, profile=profile, data_dir=data_dir, seed=planned.seed,
+                     results_dir=results_dir, force=planned.stale is None or force,
+                     progress=False,
+                     on_epoch=_epoch_printer(index, len(chosen), planned.name, started, start,
+                                             left_after))
+        done.append(time.perf_counter() - started)
+        rgb = record.test.get("RGB", next(iter(record.test.values())))
+        print(f"[train {index}/{len(chosen)}] {planned.name}: done in "
+              f"{format_duration(done[-1])} (test accuracy {rgb:.3f} on "
+              f"{'RGB' if 'RGB' in record.test else record.subsets[0]}), wrote "
+              f"{record.path and Path(record.path).name}", flush=True)
+    if chosen:
+        print(f"[book] trained {len(chosen)} records in "
+              f"{format_duration(sum(done))}", flush=True)
+    return runs

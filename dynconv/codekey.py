@@ -1,0 +1,158 @@
+"""Code keys: which of the library's source a record's numbers depend on, hashed as code.
+
+A stored record may be reused only while the code that produced its numbers is unchanged
+(:mod:`dynconv.experiment`). "The code" of one experiment is, per module, a hash of its
+*normalised syntax tree* (:func:`module_digest`): ``ast.parse``, docstrings removed,
+``ast.dump`` without line numbers. Comments, docstrings, blank lines and formatting therefore
+do not change a key; a changed constant, condition or call does.
+
+Which modules count (:func:`experiment_code_key`):
+
+* **the training path**: :data:`TRAINING_PATH` and every ``dynconv`` module it imports,
+  followed through the import statements of each file (also those inside functions), except
+  the factory and registry (:data:`MODEL_LAYER`, reached through the model below) and the
+  modules that cannot change a number (:data:`NOT_NUMERIC`: errors, paths, file writing, the
+  record container and its statistics);
+* **the model**: the module of every class in ``model.modules()`` that lives in ``dynconv``,
+  and what those modules import, the same way;
+* **the builder**: the source of the zoo's builder function for the model (with the fixed
+  arguments of a ``functools.partial``), hashed on its own, not its whole module;
+* **the inspection** (optional): the source of the function that stores what a chapter plots
+  of the trained model (:mod:`dynconv.inspection`).
+
+So editing one first layer's module changes the key of the experiments whose models contain
+that layer and no other; editing the training loop changes every key.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import inspect
+import json
+import textwrap
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from dynconv.errors import ConfigError
+
+__all__ = [
+    "MODEL_LAYER", "NOT_NUMERIC", "PACKAGE", "TRAINING_PATH", "clear_caches", "function_digest",
+    "imported_modules", "model_modules", "module_closure", "module_digest", "normalised_dump",
+    "digest_of",
+]
+
+PACKAGE = "dynconv"
+# Where every run goes through: data, training, evaluation, costs (imports followed).
+TRAINING_PATH: tuple[str, ...] = ("dynconv.experiment",)
+# Not followed from the training path: the model's own modules are found from the model.
+MODEL_LAYER: frozenset[str] = frozenset({"dynconv.zoo", "dynconv.registry",
+                                         "dynconv.inspection"})
+# Imported on the way but without effect on any number.
+NOT_NUMERIC: frozenset[str] = frozenset({
+    "dynconv", "dynconv.errors", "dynconv.fileio", "dynconv.paths", "dynconv.records",
+    "dynconv.results", "dynconv.stats", "dynconv.launch", "dynconv.codekey",
+})
+
+
+def _source_file(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        raise ConfigError(f"cannot find the source of {module}")
+    return Path(spec.origin)
+
+
+def read_source(module: str) -> str:
+    """The source text of ``module`` (a seam for tests that edit a module in memory)."""
+    return _source_file(module).read_text(encoding="utf-8")
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def normalised_dump(source: str) -> str:
+    """The syntax tree of ``source`` without docstrings, line numbers or formatting."""
+    return ast.dump(_strip_docstrings(ast.parse(textwrap.dedent(source))),
+                    include_attributes=False)
+
+
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def _module_digest(module: str, source: str) -> str:
+    return digest_of(normalised_dump(source))
+
+
+def module_digest(module: str) -> str:
+    """sha256 of ``module``'s normalised syntax tree (see the module docstring)."""
+    return _module_digest(module, read_source(module))
+
+
+def function_digest(func: Callable[..., Any]) -> str:
+    """sha256 of a function's normalised source; a ``functools.partial`` adds its fixed
+    arguments."""
+    fixed: dict[str, Any] = {}
+    while isinstance(func, functools.partial):
+        fixed = {**func.keywords, **fixed}
+        func = func.func
+    text = normalised_dump(inspect.getsource(func))
+    return digest_of(text + json.dumps(fixed, sort_keys=True, default=str))
+
+
+def imported_modules(module: str) -> set[str]:
+    """The ``dynconv`` modules that ``module``'s import statements name, wherever they are
+    (top level or inside a function)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(read_source(module))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module.split(".")[0] != PACKAGE:
+                continue
+            found.add(node.module)
+            for alias in node.names:  # `from dynconv import distributed`: a module too
+                candidate = f"{node.module}.{alias.name}"
+                if importlib.util.find_spec(node.module).submodule_search_locations and \
+                        importlib.util.find_spec(candidate) is not None:
+                    found.add(candidate)
+    return found
+
+
+def module_closure(roots: Iterable[str], *, stop: Iterable[str] = ()) -> set[str]:
+    """``roots`` and every ``dynconv`` module they import, transitively, not entering ``stop``
+    and leaving out :data:`NOT_NUMERIC` (whose own imports are not followed either)."""
+    stop = set(stop) | NOT_NUMERIC
+    seen: set[str] = set()
+    todo = [r for r in roots if r not in stop]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        todo.extend(m for m in imported_modules(module) if m not in seen and m not in stop)
+    return seen
+
+
+def model_modules(model: nn.Module) -> set[str]:
+    """The ``dynconv`` modules that define a class in ``model.modules()``."""
+    return {type(m).__module__ for m in model.modules()
+            if type(m).__module__.split(".")[0] == PACKAGE}
+
+
+def clear_caches() -> None:
+    """Forget cached digests (after a test edited a source)."""
+    _module_digest.cache_clear()
