@@ -10,6 +10,9 @@
 #   make test                                   # pytest, CPU
 #   make check-site                             # headless-Chromium test of _build/html
 #   make bench                                  # costs as ratios, one run (~8 min on a CPU)
+#   make reproduce                              # retrain 3 shipped records, compare (CI)
+#   make smoke                                  # every chapter end to end, `smoke` profile
+#   make records-check DATA_DIR=...             # are that data's shipped records current?
 #   make lab                                    # open the chapters in JupyterLab
 
 PYTHON ?= python3.11
@@ -27,7 +30,7 @@ RECORDS ?= $(if $(TRAIN),train,auto)
 
 BENCH_ARGS ?= --study --json book/results/bench/bench.json
 
-.PHONY: book chapters site test lint check-site lab venv clean bench
+.PHONY: book chapters site test lint check-site lab venv clean bench reproduce smoke records-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -56,6 +59,18 @@ book: chapters site
 
 check-site: $(STAMP)
 	$(PY) -m dynconv.booktools.sitecheck _build/html --screenshot _build/site-check/explorer.png
+
+reproduce: $(STAMP)
+	$(PY) -m dynconv.booktools.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
+# Every chapter under `smoke` (seconds-long trainings), in a scratch results folder and
+# chapters folder, so the shipped records and the built site are untouched.
+smoke: $(STAMP)
+	rm -rf _build/smoke
+	DYNCONV_RESULTS_DIR=$(CURDIR)/_build/smoke/results $(PY) -m dynconv.booktools.book execute --profile smoke --records train --output _build/smoke/chapters
+
+records-check: $(STAMP)
+	$(PY) -m dynconv.booktools.records --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --records check
 
 bench: $(STAMP)
 	$(PY) -m dynconv.bench $(BENCH_ARGS)

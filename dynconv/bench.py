@@ -50,6 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from dynconv.blocks import SelfAttention
+from dynconv.codekey import module_closure
 from dynconv.config import resolve_device
 from dynconv.costs import (
     _timed,
@@ -60,6 +61,7 @@ from dynconv.costs import (
     time_models,
 )
 from dynconv.errors import ConfigError, check_int
+from dynconv.experiment import code_digest
 from dynconv.fileio import atomic_write_json, read_json
 from dynconv.paths import resolve_results_dir
 from dynconv.results import config_fingerprint, hardware, to_jsonable
@@ -509,13 +511,17 @@ def full_epoch(model: str = BASELINE, *, device: str | torch.device = "auto",
 
 
 def _cache_key(settings: BenchSettings, study: bool) -> str:
-    """What the numbers depend on: settings, the numeric code and this module, the machine."""
-    from dynconv.experiment import CODE_MODULES, code_digest
+    """What the numbers depend on: the settings, the code of this module and of everything it
+    times (every model, the training path), the kind of device and torch's version.
 
-    machine = {k: v for k, v in hardware().items() if k != "platform"}
-    code = code_digest((*CODE_MODULES, "dynconv.bench"))["code"]
+    The machine itself is not part of it: the result ships with the book, measured once, and
+    the chapter says on which CPU or GPU (``attrs["hardware"]``). A GPU is another device.
+    """
+    device = resolve_device(settings.device)
+    kind = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    code = code_digest(module_closure(["dynconv.bench", "dynconv.zoo"]))["code"]
     return config_fingerprint({"settings": asdict(settings), "study": study, "code": code,
-                               "machine": machine, "torch": torch.__version__}, length=12)
+                               "device": kind, "torch": torch.__version__}, length=12)
 
 
 # The `smoke` profile checks that the chapter runs: tiny sizes, numbers that mean nothing.
@@ -534,9 +540,9 @@ def cached_benchmark(settings: BenchSettings | None = None, *, study: bool = Tru
                      progress: bool = True) -> pd.DataFrame:
     """:func:`benchmark` (plus the study's step times), or its stored result.
 
-    Stored in ``<results>/bench/bench-<key>.json``; the key hashes the settings, the source of
-    every numeric module and of this one, the machine (CPU model, cores, threads, GPU) and the
-    torch version, so a stored benchmark is shown only where it would measure the same. On a
+    Stored in ``<results>/bench/bench-<key>.json``; the key hashes the settings, the code it
+    times and its own, the kind of device and the torch version (:func:`_cache_key`): the
+    book ships the result measured once, and says where. On a
     GPU one real epoch of ``full`` (:func:`full_epoch`) is added. ``attrs["origin"]`` says
     whether it was measured now or loaded, and when it was measured.
     """

@@ -33,7 +33,7 @@ import importlib.util
 import inspect
 import json
 import textwrap
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from dynconv.errors import ConfigError
 __all__ = [
     "MODEL_LAYER", "NOT_NUMERIC", "PACKAGE", "TRAINING_PATH", "clear_caches", "function_digest",
     "imported_modules", "model_modules", "module_closure", "module_digest", "normalised_dump",
-    "digest_of",
+    "digest_of", "part_name", "read_source", "stale_reason",
 ]
 
 PACKAGE = "dynconv"
@@ -151,6 +151,30 @@ def model_modules(model: nn.Module) -> set[str]:
     """The ``dynconv`` modules that define a class in ``model.modules()``."""
     return {type(m).__module__ for m in model.modules()
             if type(m).__module__.split(".")[0] == PACKAGE}
+
+
+def part_name(part: str) -> str:
+    """How a part of a code key reads: "stems.py", "the v5 builder", "the v3_routing
+    inspection"."""
+    kind, _, name = part.partition(":")
+    if name:
+        return f"the {name} {kind}"
+    return part.rsplit(".", 1)[-1] + ".py"
+
+
+def stale_reason(stored: Mapping[str, Any], key: Mapping[str, Any]) -> str:
+    """Why a record keyed by ``stored`` is stale under ``key`` (a run key of
+    :func:`dynconv.experiment.run_key`), in words."""
+    reasons = []
+    if stored.get("config") != key["config"]:
+        reasons.append("the configuration changed")
+    if stored.get("data") != key["data"]:
+        reasons.append("the data changed")
+    if stored.get("code") != key["code"]:
+        old, new = stored.get("modules") or {}, key["modules"]
+        changed = sorted(part_name(m) for m in set(old) | set(new) if old.get(m) != new.get(m))
+        reasons.append(f"the code changed ({', '.join(changed) or 'module list'})")
+    return "; ".join(reasons) or "its key changed"
 
 
 def clear_caches() -> None:

@@ -62,6 +62,7 @@ from dynconv.codekey import (
     model_modules,
     module_closure,
     module_digest,
+    stale_reason,
 )
 from dynconv.config import TrainConfig, get_config
 from dynconv.costs import measure_costs
@@ -324,22 +325,7 @@ def _read_stored(record_path: Path, key: Mapping[str, Any]) -> tuple[Record | No
         return None, f"the stored record could not be read ({err})"
     if stored.key == dict(key):
         return stored, None
-    return None, _stale_reason(stored.key, key)
-
-
-def _stale_reason(stored: Mapping[str, Any], key: Mapping[str, Any]) -> str:
-    """Why a record keyed by ``stored`` is stale under ``key``, in words."""
-    reasons = []
-    if stored.get("config") != key["config"]:
-        reasons.append("the configuration changed")
-    if stored.get("data") != key["data"]:
-        reasons.append("the data changed")
-    if stored.get("code") != key["code"]:
-        old, new = stored.get("modules") or {}, key["modules"]
-        changed = sorted(m.rsplit(".", 1)[-1] + ".py" for m in set(old) | set(new)
-                         if old.get(m) != new.get(m))
-        reasons.append(f"the code changed ({', '.join(changed) or 'module list'})")
-    return "; ".join(reasons) or "its key changed"
+    return None, stale_reason(stored.key, key)
 
 
 def _checkpoint_is_stale(path: Path, key: Mapping[str, Any]) -> bool:

@@ -11,6 +11,17 @@ import torch
 from PIL import Image
 
 
+@pytest.fixture(autouse=True)
+def _fresh_model_module_cache():
+    """dynconv.experiment caches which modules each model is built from; a test that swaps the
+    models for stand-ins must not leave its answer to the next test."""
+    from dynconv import experiment
+
+    experiment._model_modules.cache_clear()
+    yield
+    experiment._model_modules.cache_clear()
+
+
 @pytest.fixture
 def tmp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point ``DYNCONV_CACHE_DIR`` at an empty temporary folder for this test."""

@@ -99,6 +99,7 @@ def patch_experiment(monkeypatch: pytest.MonkeyPatch, *, real_models: bool = Fal
     monkeypatch.setattr(experiment, "load_dataset", load_dataset)
     if not real_models:
         monkeypatch.setattr(experiment, "build_model", build_model)
+        monkeypatch.setattr(experiment, "builder", lambda name: build_model)
     monkeypatch.setattr(experiment, "_measure_costs",
                         lambda model, **kw: {"params": sum(p.numel() for p in model.parameters()),
                                              **kw})

@@ -153,13 +153,24 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
                       "results": os.environ.get(RESULTS_ENV)})
         Path(output).write_text("{}")
 
+    prepared: list[dict] = []
+
+    def fake_prepare(profile, data_dir, **kwargs):  # the records: tested in test_book_records
+        prepared.append({"profile": profile, "results": os.environ.get(RESULTS_ENV), **kwargs})
+        return []
+
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(book, "prepare", fake_prepare)
     monkeypatch.delenv(RESULTS_ENV, raising=False)
     monkeypatch.chdir(root / "notebooks")  # a subfolder of the book: the root is found upwards
 
     runs = book.execute_chapters("ci")
     assert [c["chapter"] for c in calls] == ["01_a", "02_b"]
-    assert {c["results"] for c in calls} == {str(root / "results")}
+    # the records are prepared first, in the results folder the kernels are given
+    assert prepared[0]["records"] == "auto" and prepared[0]["force"] is False
+    results = str(root / "book" / "results")
+    assert prepared[0]["results"] == str(prepared[0]["results_dir"]) == results
+    assert {c["results"] for c in calls} == {str(root / "book" / "results")}
     assert {c["cwd"] for c in calls} == {str(root / "notebooks")}
     assert calls[0]["parameters"] == {"profile": "ci", "data_dir": None}
     assert RESULTS_ENV not in os.environ  # set for the kernels only

@@ -25,19 +25,20 @@ import dynconv.data as data
 import dynconv.experiment as experiment
 import dynconv.shapes as shapes
 from dynconv.channels import SUBSET_NAMES
+from dynconv.codekey import MODEL_LAYER, NOT_NUMERIC
 from dynconv.config import get_config
 from dynconv.errors import ConfigError
 from dynconv.experiment import (
-    CODE_MODULES,
-    NOT_NUMERIC_MODULES,
-    code_digest,
+    experiment_code_key,
+    experiment_modules,
     load_records,
     make_splits,
     run,
     run_experiment,
     run_seeds,
 )
-from dynconv.records import Record, paired_tests
+from dynconv.records import RECORD_FORMAT, Record, paired_tests
+from dynconv.registry import EXPERIMENTS
 from dynconv.results import read_json, write_json
 from dynconv.train import load_checkpoint
 
@@ -80,7 +81,7 @@ def test_a_record_is_written_once_and_then_loaded(tmp_path, stand_ins):
     assert all(rec.test[s] == rec.correct(s).mean() for s in rec.subsets)
     assert len(rec.history) == rec.epochs_run == 2 and rec.best_epoch in (1, 2)
     assert set(rec.key) == {"config", "data", "config_and_data", "code", "modules"}
-    assert set(rec.key["modules"]) == set(CODE_MODULES)
+    assert set(rec.key["modules"]) == {*experiment_modules("tiny"), "builder:tiny"}
     assert rec.costs["params"] > 0 and rec.costs["image_size"] == 8
     assert len(stand_ins["fits"]) == 1 and stand_ins["load"] == 1
 
@@ -122,7 +123,7 @@ def test_an_unreadable_record_is_retrained(tmp_path, stand_ins):
     Path(rec.path).write_text(json.dumps({**rec.to_json(), "format": 1}))
     again = tiny_run(tmp_path)
     assert again.origin.startswith("retrained: the stored record could not be read")
-    assert len(stand_ins["fits"]) == 2 and read_json(rec.path)["format"] == 2
+    assert len(stand_ins["fits"]) == 2 and read_json(rec.path)["format"] == RECORD_FORMAT
 
 
 def test_fixed_subset_model_is_tested_on_its_subset_only(tmp_path, stand_ins):
@@ -172,9 +173,8 @@ def test_run_seeds_gives_one_record_per_seed_on_the_same_test_images(tmp_path, s
 # ----------------------------------------------------------------------------- code changes
 
 
-def _digest_with_changed(module: str):
-    real = code_digest()
-    modules = {**real["modules"], module: "0" * 64}
+def _digest_with_changed(real: dict, part: str):
+    modules = {**real["modules"], part: "0" * 64}
     return {"code": experiment.config_fingerprint(modules, length=16), "modules": modules}
 
 
@@ -182,8 +182,8 @@ def test_changed_code_retrains_and_does_not_resume(tmp_path, stand_ins, monkeypa
     rec = tiny_run(tmp_path)
     ckpt = tmp_path / "ci" / rec.checkpoint
 
-    changed = _digest_with_changed("dynconv.stems")
-    monkeypatch.setattr(experiment, "code_digest", lambda modules=CODE_MODULES: changed)
+    changed = _digest_with_changed(rec.key, "dynconv.stems")
+    monkeypatch.setattr(experiment, "experiment_code_key", lambda *args, **kwargs: changed)
     new = tiny_run(tmp_path)
     assert new.origin == "retrained: the code changed (stems.py)"
     assert new.name == rec.name and new.key["code"] == changed["code"] != rec.key["code"]
@@ -199,7 +199,7 @@ def test_changed_code_retrains_and_does_not_resume(tmp_path, stand_ins, monkeypa
     assert stand_ins["fit_ckpt_existed"][-1] and stand_ins["fits"][-1].resumed_from_epoch == 2
     assert resumed.predictions == new.predictions
     Path(resumed.path).unlink()
-    monkeypatch.setattr(experiment, "code_digest", code_digest)  # the real code: stale
+    monkeypatch.setattr(experiment, "experiment_code_key", experiment_code_key)  # real: stale
     fresh = tiny_run(tmp_path)
     assert fresh.origin == "trained: no stored record" and fresh.key == rec.key
     assert not stand_ins["fit_ckpt_existed"][-1]
@@ -233,49 +233,52 @@ def _python(code_or_script: str | Path, *args: str, pythonpath: Path | None = No
 @pytest.fixture(scope="module")
 def fresh_process(tmp_path_factory) -> dict:
     """What a fresh process on a copy of the package sees: the dynconv modules that importing
-    dynconv.experiment and dynconv.costs loads, and code_digest() before any edit and after
-    appending a comment to plots.py, widgets.py and then stems.py (one process: 5 s)."""
+    dynconv.experiment and dynconv.costs loads, and v5's code key before any edit, after a
+    comment is appended to stems.py, after code is appended to plots.py and widgets.py, and
+    after code is appended to stems.py (one process: 5 s)."""
     pkg = _copy_package(tmp_path_factory.mktemp("copy"))
     script = textwrap.dedent("""
         import json, sys
         from pathlib import Path
         import dynconv.experiment, dynconv.costs
-        from dynconv.experiment import code_digest
+        from dynconv.experiment import experiment_code_key
         loaded = sorted(m for m in sys.modules if m == "dynconv" or m.startswith("dynconv."))
         folder = Path(dynconv.__file__).parent
-        digests = [code_digest()]
-        for name in sys.argv[1:]:
+        digests = [experiment_code_key("v5")]
+        for edit in sys.argv[1:]:
+            name, text = edit.split("=", 1)
             with open(folder / name, "a") as f:
-                f.write("\\n# edited by a test\\n")
-            digests.append(code_digest())
+                f.write("\\n" + text + "\\n")
+            digests.append(experiment_code_key("v5"))
         print(json.dumps({"where": str(folder), "loaded": loaded, "digests": digests}))
     """)
-    out = _python(script, "plots.py", "widgets.py", "stems.py", pythonpath=pkg, cwd=pkg)
+    out = _python(script, "stems.py=# a comment", "plots.py=_EDITED = 1",
+                  "widgets.py=_EDITED = 1", "stems.py=_EDITED = 1", pythonpath=pkg, cwd=pkg)
     return {"pkg": pkg, **json.loads(out.strip().splitlines()[-1])}
 
 
-def test_code_digest_follows_code_modules_only(fresh_process):
-    """Editing a plotting module keeps the digest; editing a model module changes only its
-    entry (a copy of the package is edited, in a fresh process)."""
+def test_code_key_follows_the_code_a_run_uses(fresh_process):
+    """A comment keeps the key; editing plotting modules keeps it; editing a model module
+    changes only its entry (a copy of the package is edited, in a fresh process)."""
     assert fresh_process["where"] == str(fresh_process["pkg"] / "dynconv")  # not the checkout
-    first, plots, widgets, stems = fresh_process["digests"]
-    assert first == code_digest()  # the copy reads like the checkout
-    assert plots == first and widgets == first
+    first, comment, plots, widgets, stems = fresh_process["digests"]
+    assert first == experiment_code_key("v5")  # the copy reads like the checkout
+    assert comment == first and plots == first and widgets == first
     assert stems["code"] != first["code"]
     assert [m for m in first["modules"] if stems["modules"][m] != first["modules"][m]] == [
         "dynconv.stems"]
 
 
-def test_code_modules_cover_every_module_a_run_imports(fresh_process):
-    loaded = fresh_process["loaded"]
-    unlisted = [m for m in loaded if m not in CODE_MODULES + NOT_NUMERIC_MODULES]
-    assert unlisted == [], f"add {unlisted} to CODE_MODULES or NOT_NUMERIC_MODULES"
+def test_every_module_a_run_imports_is_keyed_or_declared_without_effect(fresh_process):
+    loaded = set(fresh_process["loaded"])
+    keyed = {m for spec in EXPERIMENTS.values()
+             for m in experiment_modules(spec.model, spec.build_kwargs("ci"))}
+    unlisted = sorted(loaded - keyed - NOT_NUMERIC - MODEL_LAYER)
+    assert unlisted == [], f"{unlisted}: in no key; add to codekey.NOT_NUMERIC if no effect"
     for name in ("dynconv.booktools", "dynconv.plots", "dynconv.widgets", "dynconv.chapter"):
         assert name not in loaded
-    assert not set(CODE_MODULES) & set(NOT_NUMERIC_MODULES)
-    assert {"dynconv.stems", "dynconv.train", "dynconv.data", "dynconv.shapes"} <= set(
-        CODE_MODULES)
-    assert set(code_digest()["modules"]) == set(CODE_MODULES)
+    assert {"dynconv.stems", "dynconv.train", "dynconv.data", "dynconv.shapes",
+            "dynconv.evaluate", "dynconv.costs"} <= set(experiment_modules("resnet18"))
 
 
 @pytest.mark.slow
@@ -314,7 +317,7 @@ def test_editing_a_model_module_retrains_the_record(tmp_path, tiny_list_dataset)
     where, name, origin = run_once()
     assert where == str(pkg / "dynconv" / "__init__.py") and origin.startswith("trained")
     with open(pkg / "dynconv" / "stems.py", "a") as f:
-        f.write("\n# a comment changes the source, so the digest\n")
+        f.write("\n_EDITED_BY_A_TEST = 1  # code (a comment alone keeps the key)\n")
     _, name2, origin2 = run_once()
     assert name2 == name
     assert origin2.startswith("retrained") and "stems.py" in origin2, origin2
@@ -337,6 +340,7 @@ def tiny_builtin(tmp_cache, monkeypatch):
     monkeypatch.setattr(shapes, "TEST_PER_CLASS", 1)
     monkeypatch.setattr(experiment, "build_model",
                         lambda name, *, num_classes, **kw: TinyNet(num_classes))
+    monkeypatch.setattr(experiment, "builder", lambda name: TinyNet)
     monkeypatch.setattr(experiment, "_measure_costs", lambda model, **kw: {"params": 1})
     decoded: list[Path] = []
     real_decode = data._decode_image
@@ -397,7 +401,6 @@ def test_trained_and_loaded_records_are_equal(tmp_path, stand_ins):
 
 
 def test_costs_are_measured_once_per_architecture_and_setting(tmp_path, monkeypatch):
-    import dynconv.costs
     from dynconv.zoo import build_model
 
     calls = []
@@ -406,9 +409,10 @@ def test_costs_are_measured_once_per_architecture_and_setting(tmp_path, monkeypa
         calls.append(kw["channels"])
         return {"params": sum(p.numel() for p in model.parameters()), "channels": "?"}
 
-    monkeypatch.setattr(dynconv.costs, "measure_costs", fake_measure)
+    monkeypatch.setattr(experiment, "measure_costs", fake_measure)
     settings = dict(image_size=16, batch_size=8, device="cpu")
     plain = build_model("resnet18", num_classes=3)
+    settings = {**settings, "code": "the run key's code digest"}
     first = experiment._measure_costs(plain, cache_dir=tmp_path, channels="RGB", **settings)
     # another seed, or another subset zero-filled: the same network, measured once
     again = experiment._measure_costs(build_model("resnet18", num_classes=3),
@@ -420,5 +424,5 @@ def test_costs_are_measured_once_per_architecture_and_setting(tmp_path, monkeypa
     experiment._measure_costs(v2, cache_dir=tmp_path, channels="RG", **settings)
     experiment._measure_costs(v2, cache_dir=tmp_path, channels="R", **settings)
     experiment._measure_costs(plain, cache_dir=tmp_path, channels="RGB", image_size=32,
-                              batch_size=8, device="cpu")  # another image size
+                              batch_size=8, device="cpu", code=settings["code"])  # other size
     assert calls == ["RGB", "RG", "R", "RGB"]

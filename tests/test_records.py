@@ -50,7 +50,7 @@ def test_json_round_trip_and_what_is_not_stored(tmp_path):
 
 def test_from_json_refuses_other_formats_and_missing_fields():
     data = record().to_json()
-    with pytest.raises(ConfigError, match="format 1, not 2: it was written by older code"):
+    with pytest.raises(ConfigError, match="format 1, not 3: it was written by older code"):
         Record.from_json({**data, "format": 1})
     with pytest.raises(ConfigError, match="format None"):
         Record.from_json({k: v for k, v in data.items() if k != "format"})

@@ -28,8 +28,8 @@ from pathlib import Path
 from statistics import mean
 
 from dynconv.config import get_config
-from dynconv.data import data_identity, load_dataset
-from dynconv.errors import ConfigError, DynconvError
+from dynconv.data import data_identity, load_dataset, read_split_list
+from dynconv.errors import ConfigError, DatasetError, DynconvError
 from dynconv.experiment import locate, run
 from dynconv.records import Record
 from dynconv.registry import EXPERIMENTS, get_experiment
@@ -84,6 +84,25 @@ def _previous_wall_time(path: Path) -> float | None:
         except (DynconvError, ValueError, KeyError, TypeError, OSError):
             continue
     return None
+
+
+def _with_list_line(message: str, data_dir: str | os.PathLike | None) -> str:
+    """A decoding error's message with the list file and line that name the image, and what to
+    do (the loader names the file only)."""
+    if data_dir is None:
+        return message
+    root = Path(data_dir)
+    for split in ("train", "val", "test"):
+        try:
+            entries = read_split_list(root, split)
+        except DatasetError:
+            continue
+        for entry in entries:
+            if str((root / entry.path).resolve()) in message or f" {entry.path}:" in message:
+                return (f"{message}\nIt is listed in {root / (split + '.txt')}, line "
+                        f"{entry.line}. Replace the image, or delete that line, and run the "
+                        f"build again.")
+    return message
 
 
 def plan(profile: str = "ci", data_dir: str | os.PathLike | None = None, *,
@@ -156,7 +175,10 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
     identity = data_identity(data_dir, image_size=config.image_size)
     print(f"[book] data: {identity.name} (fingerprint {identity.fingerprint[:12]}), "
           f"{config.image_size} px: checking and decoding once", flush=True)
-    bundle = load_dataset(data_dir, image_size=config.image_size, progress=False)
+    try:
+        bundle = load_dataset(data_dir, image_size=config.image_size, progress=True)
+    except DatasetError as error:
+        raise DatasetError(_with_list_line(str(error), data_dir)) from error
     print(f"[book] data ready in {time.perf_counter() - start:.0f} s: "
           f"{len(bundle.train):,} training, {len(bundle.val):,} validation, "
           f"{len(bundle.test):,} test images, {bundle.num_classes} classes", flush=True)
@@ -198,3 +220,29 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
         print(f"[book] trained {len(chosen)} records in "
               f"{format_duration(sum(done))}", flush=True)
     return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dynconv.booktools.records``: :func:`prepare` alone (no chapter)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m dynconv.booktools.records",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="ci")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--records", default="check", choices=RECORD_MODES)
+    parser.add_argument("--retrain", nargs="*", default=[])
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.profile, args.data_dir, records=args.records, force=args.force,
+                retrain=args.retrain)
+    except DynconvError as error:
+        print(f"\nerror: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

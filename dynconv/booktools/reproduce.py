@@ -1,0 +1,155 @@
+"""Retrain shipped records from scratch and compare: do the book's numbers come back?
+
+``python -m dynconv.booktools.reproduce`` (CI runs it) takes, unless told which, the shortest
+shipped experiment of each part of the book (Part I, Part II, Part III, by the wall time their
+records took), retrains each from scratch in a temporary results folder (same profile, data,
+seed and code), and compares the new record with the shipped one on the same test images:
+
+* **identical**: every prediction on every subset is the same (expected on the CPU model the
+  record was trained on: training is deterministic there);
+* else **McNemar**: on each subset McNemar's exact test of the two runs (statsmodels, through
+  :func:`dynconv.records.paired_tests`), p-values corrected over the subsets with Holm's
+  method (statsmodels' ``multipletests``); the check passes when no corrected p-value is
+  below 0.05, i.e. the test finds no difference between the shipped run and the new one.
+
+It prints, per experiment, which of the two held, and exits 1 when neither did.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from statsmodels.stats.multitest import multipletests
+
+from dynconv.booktools.records import format_duration, plan
+from dynconv.experiment import run
+from dynconv.records import Record, paired_tests
+from dynconv.registry import IDENTITY_PAIR, PART1, PART2, PART3, SUBSET_TRAINED, V5_ABLATION
+from dynconv.results import hardware
+
+__all__ = ["Reproduction", "PARTS", "choose_experiments", "compare", "main"]
+
+ALPHA = 0.05
+# The book's parts, by the experiments each shows.
+PARTS: dict[str, tuple[str, ...]] = {
+    "Part I": tuple(dict.fromkeys((*PART1, *SUBSET_TRAINED.values()))),
+    "Part II": PART2,
+    # less the two Part I experiments Part III compares with
+    "Part III": tuple(n for n in dict.fromkeys((*PART3, *V5_ABLATION, *IDENTITY_PAIR))
+                      if n not in {"resnet18", "v4-sample"}),
+}
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A shipped record against the same run trained again."""
+
+    experiment: str
+    seed: int
+    identical: bool
+    same_cpu: bool
+    # Per subset: (accuracy shipped, accuracy now, Holm-corrected McNemar p-value).
+    subsets: dict[str, tuple[float, float, float]]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.identical or all(p >= ALPHA for _, _, p in self.subsets.values())
+
+    def verdict(self) -> str:
+        if self.identical:
+            return "identical test predictions on every subset"
+        worst = min(p for _, _, p in self.subsets.values())
+        cpu = "the same CPU model" if self.same_cpu else "another CPU model"
+        found = ("McNemar finds no difference" if self.passed
+                 else "McNemar FINDS a difference")
+        return (f"predictions differ ({cpu}); {found} on any subset "
+                f"(smallest Holm-corrected p = {worst:.3g})")
+
+
+def choose_experiments(records: dict[str, Record]) -> list[str]:
+    """The experiment of each part whose shipped first-seed record took the least wall time."""
+    chosen = []
+    for names in PARTS.values():
+        present = [n for n in names if n in records]
+        if present:
+            chosen.append(min(present, key=lambda n: records[n].wall_time_s))
+    return chosen
+
+
+def compare(shipped: Record, again: Record, seconds: float = 0.0) -> Reproduction:
+    """Compare two records of one run, trained twice (see the module docstring)."""
+    tests = paired_tests(shipped, again)
+    corrected = multipletests([t.p_value for t in tests], method="holm")[1]
+    identical = shipped.predictions == again.predictions
+    return Reproduction(
+        experiment=shipped.experiment, seed=shipped.seed, identical=identical,
+        same_cpu=shipped.hardware.get("cpu") == again.hardware.get("cpu"),
+        subsets={t.subset: (t.accuracy_a, t.accuracy_b, float(p))
+                 for t, p in zip(tests, corrected, strict=True)},
+        seconds=seconds)
+
+
+def _shipped_first_seeds(profile: str, data_dir: str | None) -> dict[str, Record]:
+    records = {}
+    for planned in plan(profile, data_dir):
+        if planned.stale is None and planned.experiment not in records:
+            records[planned.experiment] = Record.load(planned.path)
+    return records
+
+
+def reproduce(experiments: Sequence[str] | None = None, *, profile: str = "ci",
+              data_dir: str | None = None) -> list[Reproduction]:
+    """Retrain ``experiments`` (default: :func:`choose_experiments`) and compare each."""
+    shipped = _shipped_first_seeds(profile, data_dir)
+    names = list(experiments or choose_experiments(shipped))
+    missing = [n for n in names if n not in shipped]
+    if missing:
+        raise SystemExit(f"no current shipped record for {', '.join(missing)}: run make book "
+                         f"first (its records must load)")
+    print(f"[reproduce] retraining {len(names)} shipped experiments from scratch on "
+          f"{hardware()['cpu']}: {', '.join(names)}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="dynconv-reproduce-") as scratch:
+        for name in names:
+            record = shipped[name]
+            start = time.perf_counter()
+            again = run(name, profile=profile, data_dir=data_dir, seed=record.seed,
+                        results_dir=Path(scratch), progress=False)
+            result = compare(record, again, time.perf_counter() - start)
+            results.append(result)
+            print(f"[reproduce] {name}, seed {record.seed} (shipped: trained "
+                  f"{record.created[:16]} on {record.hardware.get('cpu')}; again in "
+                  f"{format_duration(result.seconds)}): {result.verdict()}", flush=True)
+            for subset, (a, b, p) in result.subsets.items():
+                print(f"    {subset:>3}: shipped {a:.4f}, again {b:.4f}, p = {p:.3g}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dynconv.booktools.reproduce",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("experiments", nargs="*",
+                        help="registry experiments (default: the shortest of each part)")
+    parser.add_argument("--profile", default="ci")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    os.environ.pop("DYNCONV_RESULTS_DIR", None)  # the shipped records: <book>/book/results
+    results = reproduce(args.experiments or None, profile=args.profile,
+                        data_dir=args.data_dir)
+    identical = sum(r.identical for r in results)
+    passed = sum(r.passed for r in results)
+    print(f"[reproduce] {passed} of {len(results)} reproduced: {identical} identical, "
+          f"{passed - identical} within McNemar's test")
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
