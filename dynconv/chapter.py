@@ -29,7 +29,7 @@ from dynconv import tables
 from dynconv.config import TrainConfig, get_config
 from dynconv.data import DataIdentity, DatasetBundle, data_identity, load_dataset, make_loader
 from dynconv.experiment import make_splits, run, run_seeds
-from dynconv.paths import find_book_root, resolve_results_dir
+from dynconv.paths import resolve_results_dir, shown_path
 from dynconv.records import Record
 from dynconv.registry import get_experiment
 from dynconv.results import hardware_label
@@ -114,7 +114,7 @@ class Chapter:
             f"validation images per class, {cfg.max_test_per_class or 'all'} test images per "
             f"class. Data: **{self.identity.name}** (fingerprint "
             f"`{self.identity.fingerprint[:12]}`). Hardware: {hardware_label()}; torch "
-            f"{torch.__version__}. Results: `{_shown_path(resolve_results_dir())}`. Executed "
+            f"{torch.__version__}. Results: `{shown_path(resolve_results_dir())}`. Executed "
             f"{self.started:%Y-%m-%d %H:%M} UTC."
         ))
 
@@ -144,17 +144,8 @@ class Chapter:
 
     def provenance(self, records: dict[str, Record]) -> pd.DataFrame:
         """Which records the page shows, and whether this build trained or loaded them."""
-        display(Markdown("**Records behind this page** (this build's results folder):"))
+        display(Markdown(tables.provenance_caption(records)))
         return tables.provenance_table(records)
-
-
-def _shown_path(path: Path) -> str:
-    """The results folder relative to the book's root when inside it (no home paths in pages)."""
-    root = find_book_root()
-    try:
-        return str(path.resolve().relative_to(root)) if root else str(path)
-    except ValueError:
-        return str(path)
 
 
 def start(profile: str = "ci", data_dir: str | Path | None = None, *, force: bool = False,

@@ -2,7 +2,7 @@
 
 :func:`run` is what a chapter calls (through :mod:`dynconv.chapter`): given an experiment of
 :mod:`dynconv.registry`, a profile and a dataset, it returns the :class:`~dynconv.records.Record`
-of that run, trained now or loaded from ``results/<profile>/``.
+of that run, trained now or loaded from ``book/results/<profile>/``.
 
 **The key.** A stored record is reused only while everything that determines its numbers is
 unchanged. Its key has three parts:
@@ -12,14 +12,20 @@ unchanged. Its key has three parts:
 * ``data``: the dataset's content fingerprint (:func:`dynconv.data.data_identity`: for the
   built-in data the generator's version, seed and sizes; for a folder its list files and every
   image's size and modification time), computed without decoding a single image;
-* ``code``: a digest of the source of every module that computes the numbers
-  (:data:`CODE_MODULES`: data, models, training, evaluation, costs, this module). Build and
-  site tooling, plots, widgets and chapters are not part of it.
+* ``code``: per part, a hash of the normalised syntax tree (:mod:`dynconv.codekey`: no
+  docstrings, comments or formatting) of the code that produced this run's numbers: the
+  modules of the experiment's own model (every class in ``model.modules()`` and what its module
+  imports), the data, training, sampling and evaluation path (this module and what it imports),
+  the model's builder function in :mod:`dynconv.zoo` and, where the experiment stores one, its
+  inspection function (:mod:`dynconv.inspection`). Build and site tooling, plots, widgets and
+  chapters are not part of it (:func:`experiment_code_key`).
 
 The file name holds the first two (``<experiment>-seed<seed>-<hash>.json``), so another
 configuration or dataset never overwrites a record; the code digest is checked when the record
 is read. A record whose key does not match is trained again, never shown, and the record says
-why (:attr:`Record.origin`: "trained", "loaded", or "retrained: the code changed (stems.py)").
+why (:attr:`Record.origin`: "trained", "loaded", or "retrained: the code changed (stems.py)");
+:func:`locate` tells, without training, where a run's record is and whether it is current (the
+book's build checks every record with it before any chapter runs).
 The checkpoint beside it carries the same key, so a stale checkpoint is not resumed either.
 
 **Concurrent runs.** Two processes may share one results folder (one run per GPU:

@@ -53,3 +53,13 @@ def default_results_dir() -> Path:
 def resolve_results_dir(results_dir: str | os.PathLike | None = None) -> Path:
     """``results_dir`` as a Path, or :func:`default_results_dir` when None."""
     return Path(results_dir) if results_dir is not None else default_results_dir()
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` relative to the book's root when inside it, else as given (pages and logs show
+    no home folders)."""
+    root = find_book_root()
+    try:
+        return str(Path(path).resolve().relative_to(root)) if root else str(path)
+    except ValueError:
+        return str(path)

@@ -231,7 +231,12 @@ def figure_to_data_uri(fig: Figure, *, dpi: int = 72) -> str:
 
 
 def plot_attention_weights(weights: Mapping[str, np.ndarray]) -> Figure:
-    """v3's routing weights: per subset, each kernel's weight across images (box plots)."""
+    """v3's routing weights: per subset, each kernel's weight across images (box plots), the
+    subsets in the book's order (RGB first) whatever order ``weights`` has (a record's JSON
+    keeps its keys sorted)."""
+    order = [s.name for s in ALL_SUBSETS]
+    weights = dict(sorted(weights.items(), key=lambda kv: order.index(kv[0])
+                          if kv[0] in order else len(order)))
     fig, axes = plt.subplots(
         1, len(weights), figsize=(3.2 * len(weights), 3), sharey=True, squeeze=False
     )

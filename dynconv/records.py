@@ -4,7 +4,8 @@ A :class:`Record` answers "which code, on which machine, with which settings and
 this number?" without the notebook that produced it, like nanoGPT's checkpoints (model
 arguments, step, best loss, config) and torchvision's weight metadata (parameters, GFLOPs,
 metrics, recipe). It is a frozen dataclass written as one JSON file
-``results/<profile>/<name>.json`` beside its checkpoint ``<name>.pt``.
+``book/results/<profile>/<name>.json`` beside its checkpoint ``<name>.pt`` (the book ships
+the JSON files, not the checkpoints).
 
 A record keeps the test labels once and every subset's predictions, image by image, so that
 

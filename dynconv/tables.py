@@ -207,25 +207,37 @@ def departure_table(profile: str = "ci") -> pd.DataFrame:
 
 
 def provenance_table(records: Mapping[str, Record]) -> pd.DataFrame:
-    """Where each record came from: settings, data, seed, epochs, when and on what it was
-    trained, in how long, and the file this build loaded it from (or that it trained now)."""
+    """Where each record came from: the experiment and seed, how long it trained, when and on
+    what, and whether this build loaded it (from which file) or trained it.
+
+    Narrow enough for a page: the settings are the experiment's (:mod:`dynconv.registry`),
+    and the data and folder, shared by every row, are in :func:`provenance_caption`.
+    """
     rows = {
         label: {
             "experiment": r.experiment,
-            "settings": r.settings or "-",
             "seed": r.seed,
-            "data": f"{r.data['name']} ({r.data['fingerprint'][:8]})",
-            "train / test images": f"{r.data['sizes']['train']} / {r.num_test}",
             "epochs": r.epochs_run,
-            "trained (UTC)": r.created[:16].replace("T", " "),
-            "on": r.hardware.get("gpu") or r.hardware.get("cpu") or r.device,
+            "trained (UTC), on": f"{r.created[:16].replace('T', ' ')}, "
+                                 f"{r.hardware.get('gpu') or r.hardware.get('cpu') or r.device}",
             "wall time (s)": round(r.wall_time_s),
             "this build": _origin_word(r.origin),
-            "file": record_file(r),
+            "file": Path(r.path).name if r.path else "-",
         }
         for label, r in records.items()
     }
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def provenance_caption(records: Mapping[str, Record]) -> str:
+    """One Markdown line above :func:`provenance_table`: the data and the folder of the files."""
+    data = sorted({f"{r.data['name']} (fingerprint `{r.data['fingerprint'][:12]}`, "
+                   f"{r.data['sizes']['train']:,} training and {r.num_test:,} test images)"
+                   for r in records.values()})
+    folders = sorted({record_file(r).rsplit("/", 1)[0] for r in records.values()
+                      if "/" in record_file(r)})
+    where = f" Files in `{folders[0]}`." if len(folders) == 1 else ""
+    return f"**Records behind this page.** Data: {'; '.join(data)}.{where}"
 
 
 def _origin_word(origin: str) -> str:
@@ -242,6 +254,15 @@ def record_file(record: Record) -> str:
         if parts[i] == "book" and parts[i + 1] == "results":
             return "/".join(parts[i:])
     return Path(record.path).name
+
+
+def drop_vs_zero_table(inspection: Mapping[str, Any]) -> pd.DataFrame:
+    """Chapter 5's table from v3's record (:func:`dynconv.inspection.v3_routing`): per subset,
+    in the book's order, the largest difference between dropping and zero-filling."""
+    table = pd.DataFrame(inspection["drop_vs_zero"]).T
+    order = [s for s in SUBSET_NAMES if s in table.index]
+    columns = ["same mixed kernel", "routing weights", "whole stem"]
+    return table.loc[order, columns].astype(float).rename_axis("max |drop - zero-fill|")
 
 
 def drop_vs_zero_sentence(differences: pd.DataFrame, num_images: int) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -53,7 +52,8 @@ def test_v3_routing_and_the_slicing_proof():
     assert found["num_images"] == 12 and set(found["routing"]) == {"RGB", "RG", "GB", "B"}
     routing = np.asarray(found["routing"]["GB"])  # (B, K), rows sum to 1
     assert routing.shape == (12, 4) and np.allclose(routing.sum(axis=1), 1.0, atol=1e-5)
-    table = pd.DataFrame(found["drop_vs_zero"]).T
+    table = tables.drop_vs_zero_table(found)
+    assert list(table.index) == ["RGB", "RG", "RB", "GB", "R", "G", "B"]
     assert len(table) == 7 and float(table["same mixed kernel"].max()) < 1e-5
     assert found["same_input_twice"] == 0.0
     sentence = tables.drop_vs_zero_sentence(table, found["num_images"])

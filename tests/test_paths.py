@@ -44,10 +44,10 @@ def test_default_results_dir_inside_and_outside_a_book(book: Path, tmp_path: Pat
                                                        no_env: pytest.MonkeyPatch) -> None:
     no_env.chdir(book / "notebooks" / "sub")
     assert find_book_root() == book.resolve()
-    assert default_results_dir() == book.resolve() / "results"
-    assert resolve_results_dir() == book.resolve() / "results"
+    assert default_results_dir() == book.resolve() / "book" / "results"
+    assert resolve_results_dir() == book.resolve() / "book" / "results"
     no_env.chdir(book / "notebooks")
-    assert default_results_dir() == book.resolve() / "results"
+    assert default_results_dir() == book.resolve() / "book" / "results"
     outside = tmp_path / "outside"
     outside.mkdir()
     no_env.chdir(outside)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +20,7 @@ from dynconv.tables import (
     departure_table,
     interval_bounds,
     interval_half_width,
+    provenance_caption,
     provenance_table,
     relative_to_bound,
     seed_spread,
@@ -132,12 +135,16 @@ def test_provenance_table_and_summary_text():
     loaded = with_accuracy({"RGB": 0.5}, label="plain")
     table = provenance_table({"v4": trained, "plain": loaded})
     assert isinstance(table, pd.DataFrame) and list(table.index) == ["v4", "plain"]
-    assert table.loc["v4", "settings"] == "drop_mode=sample"
-    assert table.loc["plain", "settings"] == "-"
-    assert table.loc["v4", "this run"] == "retrained: the code changed (stems.py)"
-    assert table.loc["plain", "this run"] == "loaded"
-    assert table.loc["v4", "train / test images"] == f"30 / {N}"
-    assert table.loc["v4", "device"] == "test CPU" and table.loc["v4", "seed"] == 43
+    assert table.loc["v4", "this build"] == "retrained: the code changed (stems.py)"
+    assert table.loc["plain", "this build"] == "loaded"
+    assert table.loc["v4", "trained (UTC), on"] == "2024-01-02 03:04, test CPU"
+    assert table.loc["v4", "seed"] == 43 and table.loc["v4", "file"] == "-"
+    placed = dataclasses.replace(loaded, path="/x/book/results/ci/plain-seed42-0123456789.json")
+    assert provenance_table({"plain": placed}).loc["plain", "file"] == (
+        "plain-seed42-0123456789.json")
+    caption = provenance_caption({"plain": placed})
+    assert "Data: synthetic (fingerprint `data-1`, 30 training and" in caption
+    assert "Files in `book/results/ci`." in caption
 
     text = summary_text(trained, chance=0.25)
     lo, hi = trained.interval("RGB")
@@ -146,8 +153,9 @@ def test_provenance_table_and_summary_text():
     assert "validated on the mean over every subset" in text
     assert "retrained: the code changed (stems.py) in this build" in text
     assert "chance 25.0%" in text and f"on {N:,} test images" in text
-    assert "loaded from the record written 2024-01-02 03:04 UTC" in summary_text(
-        loaded, chance=0.25)
+    assert "written 2024-01-02 03:04 UTC" in summary_text(loaded, chance=0.25)
+    assert "loaded from `book/results/ci/plain-seed42-0123456789.json`" in summary_text(
+        placed, chance=0.25)
     b_only = with_accuracy({"B": 0.5}, label="b")
     assert "test accuracy on B **50.0%" in summary_text(b_only, chance=0.25)
 

@@ -48,7 +48,13 @@ from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
 from dynconv.config import PROFILES
 from dynconv.errors import DynconvError
 from dynconv.fileio import atomic_write_json, atomic_write_text, read_json
-from dynconv.paths import BOOK_ROOT_MARKERS, RESULTS_ENV, RESULTS_IN_BOOK, find_book_root
+from dynconv.paths import (
+    BOOK_ROOT_MARKERS,
+    RESULTS_ENV,
+    RESULTS_IN_BOOK,
+    find_book_root,
+    shown_path,
+)
 
 # This subpackage's folder name inside `dynconv`: its sources are not part of a chapter's key.
 TOOLS_SUBPACKAGE = "booktools"
@@ -342,19 +348,11 @@ def _records_line(planned: Sequence[PlannedRun]) -> str:
     trained = [r for r in planned if r.stale is not None]
     folder = planned[0].path.parent
     if not trained:
-        return (f"- Records: all {len(planned)} loaded from `{_relative(folder)}`, their keys "
+        return (f"- Records: all {len(planned)} loaded from `{shown_path(folder)}`, their keys "
                 f"matching: **this build trained nothing**.")
     return (f"- Records: {len(planned) - len(trained)} of {len(planned)} loaded from "
-            f"`{_relative(folder)}`; this build trained {len(trained)}: "
+            f"`{shown_path(folder)}`; this build trained {len(trained)}: "
             + ", ".join(r.name for r in trained) + ".")
-
-
-def _relative(path: Path) -> str:
-    root = find_book_root()
-    try:
-        return str(path.resolve().relative_to(root)) if root else str(path)
-    except ValueError:
-        return str(path)
 
 
 def vendor_javascript(target: str | os.PathLike) -> None:
