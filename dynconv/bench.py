@@ -50,7 +50,7 @@ import torch
 from torch import Tensor, nn
 
 from dynconv.blocks import SelfAttention
-from dynconv.codekey import module_closure
+from dynconv.codekey import function_digest, module_closure
 from dynconv.config import resolve_device
 from dynconv.costs import (
     _timed,
@@ -65,6 +65,7 @@ from dynconv.experiment import code_digest
 from dynconv.fileio import atomic_write_json, read_json
 from dynconv.paths import resolve_results_dir
 from dynconv.results import config_fingerprint, hardware, to_jsonable
+from dynconv.tables import COST_VARIANTS, cost_model
 
 __all__ = [
     "BASELINE",
@@ -160,8 +161,6 @@ def _build(name: str) -> nn.Module:
     (``tables.cost_model``): sampling splits a batch into up to 7 groups with fewer channels,
     a cost of the training recipe that the baseline does not pay, not of the first layer.
     """
-    from dynconv.tables import cost_model
-
     return cost_model(name, 50)
 
 
@@ -519,7 +518,11 @@ def _cache_key(settings: BenchSettings, study: bool) -> str:
     """
     device = resolve_device(settings.device)
     kind = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
-    code = code_digest(module_closure(["dynconv.bench", "dynconv.zoo"]))["code"]
+    # the presentation module it borrows one builder from counts by that function only
+    modules = code_digest(module_closure(["dynconv.bench", "dynconv.zoo"],
+                                         stop=["dynconv.tables"]))["modules"]
+    code = config_fingerprint({**modules, "tables.cost_model": function_digest(cost_model),
+                               "tables.COST_VARIANTS": repr(COST_VARIANTS)}, length=16)
     return config_fingerprint({"settings": asdict(settings), "study": study, "code": code,
                                "device": kind, "torch": torch.__version__}, length=12)
 
