@@ -116,20 +116,29 @@ def function_digest(func: Callable[..., Any]) -> str:
 def imported_modules(module: str) -> set[str]:
     """The ``dynconv`` modules that ``module``'s import statements name, wherever they are
     (top level or inside a function)."""
+    return set(_imported_modules(read_source(module)))
+
+
+@functools.cache
+def _imported_modules(source: str) -> frozenset[str]:
+    """Parsed once per source text: every run's key walks the same modules' imports."""
     found: set[str] = set()
-    for node in ast.walk(ast.parse(read_source(module))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             if node.module.split(".")[0] != PACKAGE:
                 continue
             found.add(node.module)
-            for alias in node.names:  # `from dynconv import distributed`: a module too
-                candidate = f"{node.module}.{alias.name}"
-                if importlib.util.find_spec(node.module).submodule_search_locations and \
-                        importlib.util.find_spec(candidate) is not None:
-                    found.add(candidate)
-    return found
+            if _is_package(node.module):  # `from dynconv import distributed`: a module too
+                found.update(f"{node.module}.{a.name}" for a in node.names
+                             if importlib.util.find_spec(f"{node.module}.{a.name}") is not None)
+    return frozenset(found)
+
+
+def _is_package(module: str) -> bool:
+    spec = importlib.util.find_spec(module)
+    return spec is not None and spec.submodule_search_locations is not None
 
 
 def module_closure(roots: Iterable[str], *, stop: Iterable[str] = ()) -> set[str]:
@@ -178,5 +187,6 @@ def stale_reason(stored: Mapping[str, Any], key: Mapping[str, Any]) -> str:
 
 
 def clear_caches() -> None:
-    """Forget cached digests (after a test edited a source)."""
+    """Forget cached digests and imports (after a test edited a source)."""
     _module_digest.cache_clear()
+    _imported_modules.cache_clear()

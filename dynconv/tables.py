@@ -234,8 +234,8 @@ def provenance_caption(records: Mapping[str, Record]) -> str:
     data = sorted({f"{r.data['name']} (fingerprint `{r.data['fingerprint'][:12]}`, "
                    f"{r.data['sizes']['train']:,} training and {r.num_test:,} test images)"
                    for r in records.values()})
-    folders = sorted({record_file(r).rsplit("/", 1)[0] for r in records.values()
-                      if "/" in record_file(r)})
+    files = [record_file(r) for r in records.values()]
+    folders = sorted({f.rsplit("/", 1)[0] for f in files if "/" in f})
     where = f" Files in `{folders[0]}`." if len(folders) == 1 else ""
     return f"**Records behind this page.** Data: {'; '.join(data)}.{where}"
 

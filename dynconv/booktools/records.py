@@ -20,7 +20,9 @@ load records.
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -156,6 +158,15 @@ def _epoch_printer(index: int, total: int, name: str, started: float, build_star
     return report
 
 
+def _time_left(previous: Sequence[float | None], done: Sequence[float]) -> float | None:
+    """Seconds the runs still to come should take: each one's last training time, else the
+    mean of the runs done in this build; None while neither is known."""
+    typical = mean(done) if done else None
+    if typical is None and None in previous:
+        return None
+    return sum(typical if s is None else s for s in previous)
+
+
 def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = "auto",
             force: bool = False, retrain: Sequence[str] = (),
             results_dir: str | os.PathLike | None = None) -> list[PlannedRun]:
@@ -197,10 +208,7 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
                                               results=results))
     done: list[float] = []
     for index, planned in enumerate(chosen, start=1):
-        left = [r.previous_s for r in chosen[index:]]
-        typical = mean(done) if done else None
-        left_after = (sum(s if s is not None else typical for s in left)
-                      if typical is not None or all(s is not None for s in left) else None)
+        left_after = _time_left([r.previous_s for r in chosen[index:]], done)
         why = planned.stale or ("FORCE=1" if force else "named in RETRAIN")
         print(f"[train {index}/{len(chosen)}] {planned.name}: {why}; last time "
               f"{format_duration(planned.previous_s)}", flush=True)
@@ -224,9 +232,6 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m dynconv.booktools.records``: :func:`prepare` alone (no chapter)."""
-    import argparse
-    import sys
-
     parser = argparse.ArgumentParser(prog="python -m dynconv.booktools.records",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="ci")
