@@ -12,6 +12,7 @@
 #   make bench                                  # costs as ratios, one run (~8 min on a CPU)
 #   make reproduce                              # retrain 3 shipped records, compare (CI)
 #   make smoke                                  # every chapter end to end, `smoke` profile
+#   make records DATA_DIR=...                   # train that data's stale records, no chapter
 #   make records-check DATA_DIR=...             # are that data's shipped records current?
 #   make lab                                    # open the chapters in JupyterLab
 
@@ -30,7 +31,7 @@ RECORDS ?= $(if $(TRAIN),train,auto)
 
 BENCH_ARGS ?= --study --json book/results/bench/bench.json
 
-.PHONY: book chapters site test lint check-site lab venv clean bench reproduce smoke records-check
+.PHONY: book chapters site test lint check-site lab venv clean bench reproduce smoke records records-check
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
@@ -68,6 +69,11 @@ reproduce: $(STAMP)
 smoke: $(STAMP)
 	rm -rf _build/smoke
 	DYNCONV_RESULTS_DIR=$(CURDIR)/_build/smoke/results $(PY) -m dynconv.booktools.book execute --profile smoke --records train --output _build/smoke/chapters
+
+# Train whatever records of that data and profile are stale or missing, no chapter (then
+# commit book/results/): how the shipped real-photo records are refreshed.
+records: $(STAMP)
+	$(PY) -m dynconv.booktools.records --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") $(if $(FORCE),--force) $(if $(RETRAIN),--retrain $(RETRAIN)) --records train
 
 records-check: $(STAMP)
 	$(PY) -m dynconv.booktools.records --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --records check

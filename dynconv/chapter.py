@@ -14,18 +14,19 @@ Starting a chapter does not decode the dataset: records are loaded by their keys
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 from torch.utils.data import DataLoader
 
-from dynconv import tables
+from dynconv import realphotos, tables
 from dynconv.config import TrainConfig, get_config
 from dynconv.data import DataIdentity, DatasetBundle, data_identity, load_dataset, make_loader
 from dynconv.experiment import make_splits, run, run_seeds
@@ -141,6 +142,21 @@ class Chapter:
         sentence = tables.comparison_sentence(a, b, subsets=subsets, seed_spread=seed_spread)
         display(Markdown(sentence))
         return sentence
+
+    def real_photos(self, section: Callable[..., dict[str, Record]], *args: Any) -> None:
+        """Run one of :mod:`dynconv.realphotos`' sections on the shipped real-photo records and
+        show the records it used; or say, in one paragraph, why the section is not shown
+        (records missing, or trained by other code)."""
+        try:
+            photos = realphotos.find()
+        except realphotos.PhotosUnavailable as why:
+            display(Markdown(f"**On real photos: not shown in this build.** The records of "
+                             f"{realphotos.REAL_PHOTOS} are not usable here: {why}."))
+            return
+        display(Markdown(photos.header()))
+        used = section(photos, *args)
+        display(Markdown(tables.provenance_caption(used)))
+        display(tables.provenance_table(used))
 
     def provenance(self, records: dict[str, Record]) -> pd.DataFrame:
         """Which records the page shows, and whether this build trained or loaded them."""

@@ -7,7 +7,10 @@
    any chapter executes, and the chapters find the decoded images in the cache;
 2. looks up the record of every experiment and seed of :mod:`dynconv.registry` under the
    profile and data (:func:`dynconv.experiment.locate`: keys only, nothing decoded or trained);
-3. trains what is stale or missing, or stops. ``records="check"`` (CI) stops at once, naming
+3. checks the shipped real-photo records that six chapters show beside this data's
+   (:mod:`dynconv.realphotos`; a stale one stops ``records="check"``, elsewhere those
+   sections say why they are not shown);
+4. trains what is stale or missing, or stops. ``records="check"`` (CI) stops at once, naming
    each stale record, why it is stale and the command that refreshes it. ``records="auto"``
    (the default) does the same when the book ships records for this profile and data, and
    trains when it has none (a reader's own dataset); ``records="train"`` trains whatever is
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
+from dynconv import realphotos
 from dynconv.config import get_config
 from dynconv.data import data_identity, load_dataset, read_split_list
 from dynconv.errors import ConfigError, DatasetError, DynconvError
@@ -167,6 +171,23 @@ def _time_left(previous: Sequence[float | None], done: Sequence[float]) -> float
     return sum(typical if s is None else s for s in previous)
 
 
+def _check_real_photos(records: str, results_dir: str | os.PathLike | None) -> None:
+    """The shipped real-photo records (:mod:`dynconv.realphotos`) that six chapters show beside
+    the built-in data's: current, or why not. Under ``records="check"`` a stale one stops the
+    build; otherwise the chapters say that their real-photo sections are not shown."""
+    try:
+        photos = realphotos.find(results_dir=results_dir)
+    except realphotos.PhotosUnavailable as why:
+        if records == "check":
+            raise StaleRecordsError(f"the real-photo records are not current: {why}") from why
+        print(f"[book] warning: the chapters' real-photo sections will not be shown: {why}",
+              flush=True)
+        return
+    count = sum(len(get_experiment(n).seeds(photos.profile)) for n in EXPERIMENTS)
+    print(f"[book] real photos: {count} records of {photos.identity.name} (fingerprint "
+          f"{photos.identity.fingerprint[:12]}, profile {photos.profile}) current", flush=True)
+
+
 def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = "auto",
             force: bool = False, retrain: Sequence[str] = (),
             results_dir: str | os.PathLike | None = None) -> list[PlannedRun]:
@@ -200,6 +221,8 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
     chosen = [r for r in runs if force or r.stale is not None or r.experiment in retrain]
     print(f"[book] records under {results / profile}: {len(current)} of {len(runs)} current"
           + (f", {len(chosen)} to train" if chosen else ", nothing to train"), flush=True)
+    if identity.name != realphotos.REAL_PHOTOS:
+        _check_real_photos(records, results_dir)
     stale = [r for r in chosen if r.stale is not None]
     # "auto" trains a dataset or profile the book has no record of at all (a reader's own)
     shipped = any(r.stale != "no stored record" for r in runs)
