@@ -31,8 +31,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Markdown, display
+from matplotlib.figure import Figure
 
 from dynconv import plots, robustness, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, RGB, SUBSET_NAMES, parse_channels
@@ -218,13 +220,16 @@ def _show(text: str) -> None:
     display(Markdown(text))
 
 
+def _figure(fig: Figure) -> None:
+    """Show ``fig`` here, in the section's order (not at the end of the cell), then close it."""
+    display(fig)
+    plt.close(fig)
+
+
 def _spread(photos: RealPhotos, names: Sequence[str], subsets: Sequence[str]) -> float:
     """The largest seed spread of ``names`` on ``subsets``, displayed."""
-    spreads = {n: tables.seed_spread(photos.seeds(n), subsets) for n in names}
-    _show("Largest max-min range over seeds on these subsets: "
-          + "; ".join(f"*{label(n)}* {100 * s:.1f} points" for n, s in spreads.items())
-          + f". A gap is called a difference only when McNemar's test finds it and it is "
-            f"larger than {100 * max(spreads.values()):.1f} points.")
+    spreads = tables.seed_spreads({n: photos.seeds(n) for n in names}, subsets)
+    _show(tables.spread_sentence(spreads, what="these subsets"))
     return max(spreads.values())
 
 
@@ -255,8 +260,8 @@ def ranking_section(photos: RealPhotos) -> dict[str, Record]:
     each dynamic layer against the zero-fill control."""
     records = photos.records(*PART1)
     display(tables.accuracy_intervals(records))
-    plots.plot_accuracy_heatmap(tables.accuracy_table(records), chance=photos.chance,
-                                title=f"real photos ({photos.label})")
+    _figure(plots.plot_accuracy_heatmap(tables.accuracy_table(records), chance=photos.chance,
+                                        title=f"real photos ({photos.label})"))
     _show(tables.best_on_subsets_sentence(records, [label(n) for n in DYNAMIC_LAYERS]))
     spread = _spread(photos, ("resnet18", "v4-sample"), INCOMPLETE_SUBSETS)
     control = records[label("resnet18")]
@@ -303,9 +308,9 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     oracles = {s: photos.run(n) for s, n in SUBSET_TRAINED.items()}
     runs = {n: photos.seeds(n) for n in PART3}
     table = robustness.robustness_table(runs, oracles)
-    plots.plot_accuracy_heatmap(robustness.ratio_matrix(table).rename(
-        index=robustness.label_of), percent=False, value_label="accuracy / oracle",
-        title=f"real photos: ratio to the oracle ({photos.label})")
+    _figure(plots.plot_accuracy_heatmap(
+        robustness.labelled_ratios(table), percent=False, value_label="accuracy / oracle",
+        title=f"real photos: ratio to the oracle ({photos.label})"))
     _show(robustness.worst_sentence(table))
     seeded = {n: r for n, r in runs.items() if len(r) > 1}
     display(robustness.seed_ratio_table(seeded, oracles).rename(index=robustness.label_of)

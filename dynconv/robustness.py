@@ -21,14 +21,17 @@ import numpy as np
 import pandas as pd
 
 from dynconv.channels import SUBSET_NAMES
+from dynconv.config import TrainConfig
+from dynconv.costs import time_models
 from dynconv.fileio import atomic_write_text
 from dynconv.records import Record, paired_tests
 from dynconv.stats import interval_text, seed_summary
+from dynconv.tables import experiment_cost_model
 
-__all__ = ["ORACLE", "ROBUSTNESS_COLUMNS", "cost_table", "interval_matrix", "label_of",
-           "oracle_intervals", "ratio_matrix", "robustness_table", "savings_table",
-           "seed_ratio_table", "target_table", "verdict_sentence", "worst_ratio",
-           "worst_sentence",
+__all__ = ["ORACLE", "ROBUSTNESS_COLUMNS", "cost_table", "first_seeds", "label_of",
+           "labelled_oracles", "labelled_ratios", "measured_cost_table", "oracle_intervals",
+           "ratio_matrix", "robustness_table", "savings_table", "seed_ratio_table", "seeded",
+           "target_table", "verdict_sentence", "worst_ratio", "worst_sentence",
            "write_robustness_csv"]
 
 ORACLE = "oracle"  # the model name the oracles' rows carry in robustness.csv
@@ -79,6 +82,11 @@ def ratio_matrix(table: pd.DataFrame, value: str = "ratio") -> pd.DataFrame:
     return matrix.loc[order, [s for s in SUBSET_NAMES if s in matrix.columns]]
 
 
+def labelled_ratios(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`ratio_matrix` with each model's label as its row name (for a heatmap)."""
+    return ratio_matrix(table).rename(index=label_of)
+
+
 def worst_ratio(table: pd.DataFrame) -> pd.Series:
     """Each model's lowest ratio over the subsets, highest first."""
     return ratio_matrix(table).min(axis=1).sort_values(ascending=False)
@@ -123,6 +131,31 @@ def cost_table(runs: Mapping[str, Sequence[Record]], timing: pd.DataFrame) -> pd
                        "train step (s)": timing.loc[model, "train_step_s"],
                        "train step / ResNet18": timing.loc[model, "train_step_ratio"]}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def measured_cost_table(runs: Mapping[str, Sequence[Record]], *, num_classes: int,
+                        config: TrainConfig) -> pd.DataFrame:
+    """:func:`cost_table` with every model's training step timed now, side by side
+    (:func:`dynconv.costs.time_models`: 3 steps each at the profile's image and batch size)."""
+    models = {n: experiment_cost_model(n, num_classes, config.profile) for n in runs}
+    timing = time_models(models, image_size=config.image_size, batch_size=config.batch_size,
+                         steps=3, baseline="resnet18")
+    return cost_table(runs, timing)
+
+
+def first_seeds(runs: Mapping[str, Sequence[Record]]) -> dict[str, Record]:
+    """{label: the record of the first seed} of ``runs`` ({name: records})."""
+    return {label_of(name): records[0] for name, records in runs.items()}
+
+
+def seeded(runs: Mapping[str, Sequence[Record]]) -> dict[str, Sequence[Record]]:
+    """The models of ``runs`` trained with more than one seed."""
+    return {name: records for name, records in runs.items() if len(records) > 1}
+
+
+def labelled_oracles(oracles: Mapping[str, Record]) -> dict[str, Record]:
+    """{"oracle <subset>": record} of every oracle but RGB's (the zero-fill control itself)."""
+    return {f"oracle {s}": r for s, r in oracles.items() if s != "RGB"}
 
 
 def seed_ratio_table(runs: Mapping[str, Sequence[Record]],
@@ -185,13 +218,6 @@ def savings_table(one: Record, oracles: Mapping[str, Record]) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index").astype(float)
     table.loc["one network saves (x)"] = table.iloc[0] / table.iloc[1]
     return table
-
-
-def interval_matrix(runs: Mapping[str, Sequence[Record]]) -> pd.DataFrame:
-    """Accuracy with its 95% interval (first seed) per model and subset, as text."""
-    return pd.DataFrame.from_dict(
-        {model: {s: interval_text(records[0].test[s], *records[0].interval(s))
-                 for s in SUBSET_NAMES} for model, records in runs.items()}, orient="index")
 
 
 def write_robustness_csv(table: pd.DataFrame, results_dir: str | os.PathLike,

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 from standins import patch_experiment
 
@@ -14,7 +15,10 @@ import dynconv.booktools.records as book_records
 import dynconv.experiment as experiment
 from dynconv import chapter, realphotos
 from dynconv.booktools.records import StaleRecordsError
+from dynconv.errors import ConfigError
+from dynconv.paths import RESULTS_IN_BOOK
 from dynconv.realphotos import PhotosUnavailable, RealPhotos, find, shipped_identity
+from dynconv.registry import PART1
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +101,11 @@ def test_a_chapter_says_why_a_section_is_not_shown(monkeypatch, tmp_path, capsys
     shown = []
     monkeypatch.setattr(chapter, "display", lambda obj: shown.append(getattr(obj, "data", obj)))
     ch = chapter.start("smoke", show=False)
-    ch.real_photos(lambda photos: pytest.fail("the section must not run"))
+    ch.real_photos("part3")
     assert len(shown) == 1 and "not shown in this build" in shown[0]
     assert "no record of mini-imagenet-objects" in shown[0]
+    with pytest.raises(ConfigError, match="known: errata, part2, part3"):
+        ch.real_photos("part4")
 
 
 def test_the_build_check_stops_on_unusable_photo_records_and_only_warns_otherwise(
@@ -112,3 +118,39 @@ def test_the_build_check_stops_on_unusable_photo_records_and_only_warns_otherwis
         book_records._check_real_photos("check", tmp_path)
     book_records._check_real_photos("auto", tmp_path)
     assert "real-photo sections will not be shown" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def book_photos():
+    """The real-photo records that ship in book/results (skipped where they are stale: the
+    build's check, `make book RECORDS=check`, fails on them then)."""
+    try:
+        return find(results_dir=Path(__file__).parents[1] / RESULTS_IN_BOOK)
+    except PhotosUnavailable as why:
+        pytest.skip(f"the shipped real-photo records are not usable: {why}")
+
+
+@pytest.mark.parametrize("section", ["zero_fill", "v4", "ranking", "part2", "part3"])
+def test_every_section_computes_from_the_shipped_records(book_photos, section, monkeypatch):
+    shown = []
+    monkeypatch.setattr(realphotos, "display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(realphotos.plots, "plot_accuracy_heatmap", lambda *a, **k: plt.figure())
+    used = getattr(realphotos, f"{section}_section")(book_photos)
+    assert used and all(r.data["name"] == "mini-imagenet-objects" for r in used.values())
+    assert all(r.origin.startswith("loaded") for r in used.values())
+    texts = [o.data for o in shown if hasattr(o, "data") and isinstance(o.data, str)]
+    assert texts, "a section states its result in words"
+    tables_shown = [o for o in shown if hasattr(o, "index") or hasattr(o, "data")
+                    and hasattr(o.data, "index")]
+    assert tables_shown, "and shows the numbers it is computed from"
+
+
+def test_the_errata_section_names_the_best_layer_on_each_dataset(book_photos, monkeypatch):
+    shown = []
+    monkeypatch.setattr(realphotos, "display", lambda obj: shown.append(obj))
+    builtin = book_photos.records(*PART1)  # stands in for the built-in data's records
+    realphotos.errata_section(book_photos, builtin)
+    table = next(o for o in shown if hasattr(o, "loc"))
+    assert "oracle (trained on the subset)" in table.index
+    sentence = next(o.data for o in shown if hasattr(o, "data"))
+    assert sentence.count("Highest mean accuracy") == 2
