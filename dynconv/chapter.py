@@ -28,7 +28,7 @@ from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader
 
-from dynconv import plots, realphotos, tables, widgets
+from dynconv import plots, realphotos, sentences, tables, widgets
 from dynconv.channels import INCOMPLETE_SUBSETS
 from dynconv.config import TrainConfig, get_config
 from dynconv.data import (
@@ -174,7 +174,7 @@ class Chapter:
         for record in records:
             # the record's own class count: no need to load the images for it
             chance = 1.0 / record.data["num_classes"]
-            display(Markdown(tables.summary_text(record, chance=chance)))
+            display(Markdown(sentences.summary_text(record, chance=chance)))
 
     def show_intervals(self, records: dict[str, Record]) -> pd.DataFrame:
         """Accuracy with 95% intervals, and one line on how much an accuracy can move."""
@@ -207,8 +207,11 @@ class Chapter:
         display(fig)
         plt.close(fig)
         display(record.class_report(subset).round(3))
-        return widgets.records_explorer(records or {record.label: record}, self.test_images,
-                                        self.data.class_names)
+        return self.explorer(records or {record.label: record})
+
+    def explorer(self, records: Mapping[str, Record]) -> object:
+        """The interactive explorer of ``records`` over this chapter's test images."""
+        return widgets.records_explorer(records, self.test_images, self.data.class_names)
 
     def against_control(self, record: Record, subsets: Sequence[str], *,
                         control: str = "resnet18",
@@ -221,7 +224,7 @@ class Chapter:
     def compare(self, a: Record, b: Record, *, subsets: Sequence[str] | None = None,
                 seed_spread: float | None = None) -> str:
         """Display (and return) a comparison sentence backed by a paired test."""
-        sentence = tables.comparison_sentence(a, b, subsets=subsets, seed_spread=seed_spread)
+        sentence = sentences.comparison_sentence(a, b, subsets=subsets, seed_spread=seed_spread)
         display(Markdown(sentence))
         return sentence
 
@@ -243,7 +246,8 @@ class Chapter:
             return
         display(Markdown(photos.header()))
         used = show(photos, *args)
-        display(Markdown(tables.provenance_caption(used) + " " + tables.provenance_summary(used)))
+        display(Markdown(sentences.provenance_caption(used) + " "
+                         + sentences.provenance_summary(used)))
         display(HTML(f"<details><summary>The {len(used)} records of this section</summary>"
                      f"{tables.provenance_table(used).to_html()}</details>"))
 
@@ -255,7 +259,7 @@ class Chapter:
         labels = [get_experiment(n).label for n in candidates]
         repeated = get_experiment(repeated).label
         best, _ = tables.best_on_subsets(records, labels)
-        display(Markdown(tables.best_on_subsets_sentence(records, labels) + " " + (
+        display(Markdown(sentences.best_on_subsets_sentence(records, labels) + " " + (
             "It is the one repeated over seeds." if best == repeated else
             f"The one repeated over seeds is *{repeated}*, so this run's best was not "
             f"repeated; the paired test below compares the two.")))
@@ -307,7 +311,7 @@ class Chapter:
 
     def provenance(self, records: dict[str, Record]) -> pd.DataFrame:
         """Which records the page shows, and whether this build trained or loaded them."""
-        display(Markdown(tables.provenance_caption(records)))
+        display(Markdown(sentences.provenance_caption(records)))
         return tables.provenance_table(records)
 
 

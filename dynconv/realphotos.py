@@ -36,7 +36,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 from matplotlib.figure import Figure
 
-from dynconv import plots, robustness, tables
+from dynconv import plots, robustness, sentences, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, RGB, SUBSET_NAMES, parse_channels
 from dynconv.data import DataIdentity
 from dynconv.errors import DynconvError
@@ -229,7 +229,7 @@ def _figure(fig: Figure) -> None:
 def _spread(photos: RealPhotos, names: Sequence[str], subsets: Sequence[str]) -> float:
     """The largest seed spread of ``names`` on ``subsets``, displayed."""
     spreads = tables.seed_spreads({n: photos.seeds(n) for n in names}, subsets)
-    _show(tables.spread_sentence(spreads, what="these subsets"))
+    _show(sentences.spread_sentence(spreads, what="these subsets"))
     return max(spreads.values())
 
 
@@ -239,7 +239,7 @@ def zero_fill_section(photos: RealPhotos) -> dict[str, Record]:
     trained = {s: photos.run(n) for s, n in SUBSET_TRAINED.items() if s != RGB.name}
     display(tables.subset_trained_table(control, trained, bounds=None).style.format(
         {"target": "{:.1%}", "ratio": "{:.2f}", "p (McNemar)": "{:.2g}"}, na_rep=""))
-    _show(tables.subset_gain_sentence(control, trained))
+    _show(sentences.subset_gain_sentence(control, trained))
     return {label("resnet18"): control,
             **{label(n): trained[s] for s, n in SUBSET_TRAINED.items() if s in trained}}
 
@@ -250,7 +250,7 @@ def v4_section(photos: RealPhotos) -> dict[str, Record]:
     shown = {label("v4-sample"): sample, label("resnet18"): control}
     display(tables.accuracy_intervals(shown))
     spread = _spread(photos, ("v4-sample", "resnet18"), INCOMPLETE_SUBSETS)
-    _show(tables.comparison_sentence(sample, control, subsets=INCOMPLETE_SUBSETS,
+    _show(sentences.comparison_sentence(sample, control, subsets=INCOMPLETE_SUBSETS,
                                      seed_spread=spread))
     return shown
 
@@ -262,13 +262,13 @@ def ranking_section(photos: RealPhotos) -> dict[str, Record]:
     display(tables.accuracy_intervals(records))
     _figure(plots.plot_accuracy_heatmap(tables.accuracy_table(records), chance=photos.chance,
                                         title=f"real photos ({photos.label})"))
-    _show(tables.best_on_subsets_sentence(records, [label(n) for n in DYNAMIC_LAYERS]))
+    _show(sentences.best_on_subsets_sentence(records, [label(n) for n in DYNAMIC_LAYERS]))
     spread = _spread(photos, ("resnet18", "v4-sample"), INCOMPLETE_SUBSETS)
     control = records[label("resnet18")]
     for name in DYNAMIC_LAYERS:
         record = records[label(name)]
         if set(record.subsets) & set(INCOMPLETE_SUBSETS):  # v1 is tested on RGB only
-            _show(tables.comparison_sentence(record, control, subsets=INCOMPLETE_SUBSETS,
+            _show(sentences.comparison_sentence(record, control, subsets=INCOMPLETE_SUBSETS,
                                              seed_spread=spread))
     return records
 
@@ -282,9 +282,9 @@ def part2_section(photos: RealPhotos) -> dict[str, Record]:
     reference = records[label("resnet34")]
     for name in PART2:
         if name != "resnet34":
-            _show(tables.comparison_sentence(records[label(name)], reference, subsets=["RGB"]))
+            _show(sentences.comparison_sentence(records[label(name)], reference, subsets=["RGB"]))
     plain = photos.run("resnet18")
-    _show(tables.comparison_sentence(reference, plain, subsets=["RGB"]))
+    _show(sentences.comparison_sentence(reference, plain, subsets=["RGB"]))
     return {**records, label("resnet18"): plain}
 
 
@@ -296,8 +296,8 @@ def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[st
     display(pd.concat([tables.accuracy_intervals(records),
                        robustness.oracle_intervals(oracles)]))
     dynamic = [label(n) for n in DYNAMIC_LAYERS]
-    _show("On the built-in data: " + tables.best_on_subsets_sentence(builtin, dynamic)
-          + " On real photos: " + tables.best_on_subsets_sentence(records, dynamic))
+    _show("On the built-in data: " + sentences.best_on_subsets_sentence(builtin, dynamic)
+          + " On real photos: " + sentences.best_on_subsets_sentence(records, dynamic))
     return {**records, **{label(n): oracles[s] for s, n in SUBSET_TRAINED.items()
                           if s != RGB.name}}
 
@@ -311,20 +311,20 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _figure(plots.plot_accuracy_heatmap(
         robustness.labelled_ratios(table), percent=False, value_label="accuracy / oracle",
         title=f"real photos: ratio to the oracle ({photos.label})"))
-    _show(robustness.worst_sentence(table))
+    _show(sentences.worst_sentence(table))
     seeded = {n: r for n, r in runs.items() if len(r) > 1}
     display(robustness.seed_ratio_table(seeded, oracles).rename(index=robustness.label_of)
             .round(3))
     spread = _spread(photos, tuple(seeded), SUBSET_NAMES)
     v5 = runs["v5"][0]
     for rival in (BEST_PUBLISHED, "resnet18-sampled", "resnet18"):
-        _show(tables.comparison_sentence(v5, runs[rival][0], seed_spread=spread))
+        _show(sentences.comparison_sentence(v5, runs[rival][0], seed_spread=spread))
     for name in V5_ABLATION[1:]:
-        _show(tables.comparison_sentence(v5, photos.run(name), seed_spread=spread))
+        _show(sentences.comparison_sentence(v5, photos.run(name), seed_spread=spread))
     without, with_identity = IDENTITY_PAIR
-    _show(tables.comparison_sentence(photos.run(with_identity), photos.run(without),
+    _show(sentences.comparison_sentence(photos.run(with_identity), photos.run(without),
                                      seed_spread=spread))
-    _show(robustness.verdict_sentence(table, seeded, oracles))
+    _show(sentences.verdict_sentence(table, seeded, oracles))
     used = {label(n): r[0] for n, r in runs.items()}
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
     used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})

@@ -31,7 +31,7 @@ from dynconv.tables import experiment_cost_model
 __all__ = ["ORACLE", "ROBUSTNESS_COLUMNS", "cost_table", "first_seeds", "label_of",
            "labelled_oracles", "labelled_ratios", "measured_cost_table", "oracle_intervals",
            "ratio_matrix", "robustness_table", "savings_table", "seed_ratio_table", "seeded",
-           "target_table", "verdict_sentence", "worst_ratio", "worst_sentence",
+           "target_table", "worst_ratio",
            "write_robustness_csv"]
 
 ORACLE = "oracle"  # the model name the oracles' rows carry in robustness.csv
@@ -90,33 +90,6 @@ def labelled_ratios(table: pd.DataFrame) -> pd.DataFrame:
 def worst_ratio(table: pd.DataFrame) -> pd.Series:
     """Each model's lowest ratio over the subsets, highest first."""
     return ratio_matrix(table).min(axis=1).sort_values(ascending=False)
-
-
-def worst_sentence(table: pd.DataFrame) -> str:
-    """Every model's worst-subset ratio, highest first, in one sentence."""
-    matrix = ratio_matrix(table).drop(index=ORACLE, errors="ignore")
-    order = matrix.min(axis=1).sort_values(ascending=False).index
-    parts = [f"*{label_of(m)}* {matrix.loc[m].min():.2f} ({matrix.loc[m].idxmin()})"
-             for m in order]
-    return ("Worst-subset ratio to the oracle (accuracy / oracle accuracy on the subset where "
-            "the model falls furthest behind), highest first: " + "; ".join(parts) + ".")
-
-
-def verdict_sentence(table: pd.DataFrame, seeded: Mapping[str, Sequence[Record]],
-                     oracles: Mapping[str, Record], candidate: str = "v5") -> str:
-    """Who has the highest worst-subset ratio, and the candidate's worst ratio seed by seed."""
-    worst = worst_ratio(table).drop(ORACLE, errors="ignore")
-    best = worst.index[0]
-    owner = (f"{label_of(candidate)} itself" if best == candidate else
-             f"*{label_of(best)}* ({worst[best]:.2f}; {label_of(candidate)}'s is "
-             f"{worst[candidate]:.2f})")
-    text = (f"In this run the highest worst-subset ratio to the oracles (the mean over seeds "
-            f"where a model has several) belongs to {owner}.")
-    if candidate in seeded:
-        row = seed_ratio_table({candidate: seeded[candidate]}, oracles).loc[candidate]
-        text += (f" {label_of(candidate)}'s seeds give {row['per seed (worst ratio)']} (mean "
-                 f"{row['worst ratio, mean']:.2f}).")
-    return text
 
 
 def cost_table(runs: Mapping[str, Sequence[Record]], timing: pd.DataFrame) -> pd.DataFrame:

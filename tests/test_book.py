@@ -194,6 +194,7 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
     assert os.environ[RESULTS_ENV] == "elsewhere"
 
 
+@pytest.mark.processes
 def test_importing_the_library_does_not_import_the_booktools():
     code = (
         "import sys\n"
@@ -207,6 +208,7 @@ def test_importing_the_library_does_not_import_the_booktools():
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.processes
 def test_the_package_works_installed_without_editable_mode(tmp_path):
     """``pip install --target`` (a regular, non-editable install of a copy of the sources),
     then, from a folder outside any book: the library, the build tooling and its digest come

@@ -128,6 +128,7 @@ def test_time_models_table():
         time_models(models, image_size=16, batch_size=2, device="cpu", baseline="resnet34")
 
 
+@pytest.mark.processes
 def test_measure_costs_record_and_cpu_memory():
     torch.manual_seed(0)
     model = build_model("small_k7s2", num_classes=5, width=8)

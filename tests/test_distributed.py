@@ -27,8 +27,9 @@ from dynconv.fileio import file_lock
 from dynconv.records import Record
 from dynconv.train import load_checkpoint
 
-pytestmark = pytest.mark.skipif(not torch.distributed.is_available(),
-                                reason="this PyTorch has no torch.distributed")
+pytestmark = [pytest.mark.processes,
+              pytest.mark.skipif(not torch.distributed.is_available(),
+                                 reason="this PyTorch has no torch.distributed")]
 
 HELPER = textwrap.dedent('''
     """python -m dynconv.launch's main() with a test's speed-ups (tests/test_distributed.py)."""

@@ -257,6 +257,7 @@ def fresh_process(tmp_path_factory) -> dict:
     return {"pkg": pkg, **json.loads(out.strip().splitlines()[-1])}
 
 
+@pytest.mark.processes
 def test_code_key_follows_the_code_a_run_uses(fresh_process):
     """A comment keeps the key; editing plotting modules keeps it; editing a model module
     changes only its entry (a copy of the package is edited, in a fresh process)."""
@@ -269,6 +270,7 @@ def test_code_key_follows_the_code_a_run_uses(fresh_process):
         "dynconv.stems"]
 
 
+@pytest.mark.processes
 def test_every_module_a_run_imports_is_keyed_or_declared_without_effect(fresh_process):
     loaded = set(fresh_process["loaded"])
     keyed = {m for spec in EXPERIMENTS.values()
@@ -281,6 +283,7 @@ def test_every_module_a_run_imports_is_keyed_or_declared_without_effect(fresh_pr
             "dynconv.evaluate", "dynconv.costs"} <= set(experiment_modules("resnet18"))
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_editing_a_model_module_retrains_the_record(tmp_path, tiny_list_dataset):
     """End to end, in fresh processes on a copy of the package, nothing patched: a real

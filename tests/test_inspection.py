@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from dynconv import plots, tables
+from dynconv import plots, sentences, tables
 from dynconv.data import ImageSplit
 from dynconv.inspection import INSPECTIONS, inspect_model
 from dynconv.registry import EXPERIMENTS
@@ -56,7 +56,7 @@ def test_v3_routing_and_the_slicing_proof():
     assert list(table.index) == ["RGB", "RG", "RB", "GB", "R", "G", "B"]
     assert len(table) == 7 and float(table["same mixed kernel"].max()) < 1e-5
     assert found["same_input_twice"] == 0.0
-    sentence = tables.drop_vs_zero_sentence(table, found["num_images"])
+    sentence = sentences.drop_vs_zero_sentence(table, found["num_images"])
     assert "on all 7 subsets and 12 test images" in sentence
     plots.plot_attention_weights(found["routing"])
 
@@ -68,7 +68,7 @@ def test_part2_block_on_four_test_images_drawn_with_the_seed():
     h, w = found["size"]
     assert np.asarray(found["received"]).shape == (4, h * w)
     assert np.asarray(found["gates"]).shape == (4, 8)
-    assert "between these 4 images" in tables.trained_block_sentence(found)
+    assert "between these 4 images" in sentences.trained_block_sentence(found)
     images = _split().__getitems__(found["indices"]).x
     plots.plot_trained_blocks(images, found, ["a", "b", "c", "d"])
 

@@ -15,10 +15,12 @@ from dynconv.robustness import (
     savings_table,
     seed_ratio_table,
     target_table,
-    verdict_sentence,
     worst_ratio,
-    worst_sentence,
     write_robustness_csv,
+)
+from dynconv.sentences import (
+    verdict_sentence,
+    worst_sentence,
 )
 
 ORACLES = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label=f"o{s}")

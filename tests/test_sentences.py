@@ -1,5 +1,6 @@
-"""Tests of the sentences and small tables chapters show (dynconv.tables, dynconv.demos): each
-conclusion a chapter states is computed here, on hand-made records or plain numbers."""
+"""Tests of the sentences and small tables chapters show (dynconv.sentences, dynconv.tables,
+dynconv.demos): each conclusion a chapter states is computed here, on hand-made records or
+plain numbers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from standins import with_accuracy
 
-from dynconv import demos, tables
+from dynconv import demos, sentences, tables
 from dynconv.channels import SUBSET_NAMES
 
 ALL = dict.fromkeys(SUBSET_NAMES, 0.5)
@@ -28,7 +29,7 @@ def _oracles(**accuracy):
 def test_subset_gain_sentence_names_the_smallest_and_largest_gain():
     control = with_accuracy({**ALL, "R": 0.2, "G": 0.3}, label="control")
     trained = _oracles(R=0.5, G=0.35)
-    assert tables.subset_gain_sentence(control, trained) == (
+    assert sentences.subset_gain_sentence(control, trained) == (
         "Trained on the subset alone, a ResNet18 gains from 5.0 (G) to 30.0 points (R) over "
         "the zero-filled control.")
 
@@ -36,10 +37,10 @@ def test_subset_gain_sentence_names_the_smallest_and_largest_gain():
 def test_subset_trained_verdict_reads_the_ratio_only_on_builtin_data():
     control = with_accuracy({**ALL, "RGB": 1.0, "R": 0.2}, label="control")
     trained = _oracles(R=0.5)  # R's cap is 0.5: ratio 1.0
-    assert "ratio" not in tables.subset_trained_verdict(control, trained)
-    verdict = tables.subset_trained_verdict(_builtin(control), trained)
+    assert "ratio" not in sentences.subset_trained_verdict(control, trained)
+    verdict = sentences.subset_trained_verdict(_builtin(control), trained)
     assert "from 1.00 (R) to 1.00" in verdict and "within 0.9" in verdict
-    low = tables.subset_trained_verdict(_builtin(control), _oracles(R=0.3))
+    low = sentences.subset_trained_verdict(_builtin(control), _oracles(R=0.3))
     assert "below 0.9 somewhere" in low
 
 
@@ -47,7 +48,7 @@ def test_best_on_subsets_leaves_out_models_without_the_subsets():
     records = {"a": with_accuracy({**ALL, "R": 0.9}, label="a"),
                "b": with_accuracy(ALL, label="b"), "v1": with_accuracy({"RGB": 1.0})}
     assert tables.best_on_subsets(records, ["a", "b", "v1"])[0] == "a"
-    sentence = tables.best_on_subsets_sentence(records, ["a", "b", "v1"])
+    sentence = sentences.best_on_subsets_sentence(records, ["a", "b", "v1"])
     assert "**a**" in sentence and "v1 serves RGB only" in sentence
 
 
@@ -56,20 +57,20 @@ def test_spread_sentence_states_the_rule_with_the_largest_spread():
             "y": [with_accuracy(ALL), with_accuracy(ALL)]}
     spreads = tables.seed_spreads(runs, ["R"])
     assert spreads == {"x": pytest.approx(0.1), "y": 0.0}
-    assert "larger than 10.0 points" in tables.spread_sentence(spreads)
+    assert "larger than 10.0 points" in sentences.spread_sentence(spreads)
     assert list(tables.per_seed({"x": runs["x"]})) == ["x, seed 42", "x, seed 43"]
 
 
 def test_subset_costs_sentences_one_line_per_incomplete_subset():
-    text = tables.subset_costs_sentences(with_accuracy({**ALL, "RGB": 0.9}))
+    text = sentences.subset_costs_sentences(with_accuracy({**ALL, "RGB": 0.9}))
     assert text.count("\n- ") == len(SUBSET_NAMES) - 2 and text.startswith("- ")
 
 
 def test_cap_share_sentence():
     record = with_accuracy({"RGB": 1.0, "GB": 1.0, "RG": 0.75, "RB": 0.75, "R": 0.25, "G": 0.5,
                             "B": 0.5})
-    assert "built-in data only" in tables.cap_share_sentence(record)
-    text = tables.cap_share_sentence(_builtin(record))
+    assert "built-in data only" in sentences.cap_share_sentence(record)
+    text = sentences.cap_share_sentence(_builtin(record))
     assert "from 50% (R) to 100% (RGB)" in text
 
 
@@ -77,8 +78,8 @@ def test_reported_numbers_come_from_reported_py():
     rgb = tables.reported_intervals(pd.Series({"resnet18": 54.89}))
     assert rgb.loc["resnet18", "test images"] == 450
     assert rgb.loc["resnet18", "95% interval"].startswith("54.9% (")
-    assert "1.78% to 3.11%" in tables.reported_range_sentence("v2", SUBSET_NAMES[1:])
-    conclusion = tables.errata_cost_conclusion(pd.DataFrame(
+    assert "1.78% to 3.11%" in sentences.reported_range_sentence("v2", SUBSET_NAMES[1:])
+    conclusion = sentences.errata_cost_conclusion(pd.DataFrame(
         {"counted_gflops": {"small_k7s2": 1.0, "small_k3s1": 10.0, "resnet34": 2.0}}))
     assert "+1.8 points" in conclusion and "50.00% against ResNet34's 51.78%" in conclusion
     assert "0.50 times" in conclusion and "5.0 times" in conclusion
@@ -90,9 +91,9 @@ def test_cost_sentences_read_the_tables_they_are_given():
         "params_m": {"small_k3s1": 0.2, "small_k7s2": 0.21, "resnet34": 21.3},
         "counted_gflops": {"small_k3s1": 30.0, "small_k7s2": 1.5, "resnet34": 3.0},
         "calflops_gflops": {"small_k3s1": 0.7, "small_k7s2": 1.4, "resnet34": 3.0}})
-    text = tables.part2_cost_sentence(costs)
+    text = sentences.part2_cost_sentence(costs)
     assert "4 weight layers each" in text and "10.0 times ResNet34's 3.0" in text
-    sagan = tables.sagan_flops_sentence(costs)
+    sagan = sentences.sagan_flops_sentence(costs)
     # 2 * 2 * 7056^2 * (8 + 64) FLOPs: the formula the chapter writes down
     assert f"{2 * 2 * 7056**2 * 72 / 1e9:.1f} GFLOPs" in sagan and "29.3 GFLOPs more" in sagan
 
@@ -104,15 +105,15 @@ def test_stem_and_v1_flops_sentences():
         "calflops_gflops": {"resnet18": 2.0, "v1": 2.0, "v1_no_maxpool": 7.4, "v2": 2.0}})
     timing = pd.DataFrame({"train_step_ratio": {"resnet18": 1.0, "v1": 1.3, "v2": 1.1},
                            "peak_step_memory_mb": {"resnet18": 100, "v1": 120, "v2": 110}})
-    text = tables.stem_costs_sentence(flops, timing)
+    text = sentences.stem_costs_sentence(flops, timing)
     assert "+10,000 to +20,000" in text and "1.10 to 1.30 times" in text
     assert "(v1 the slowest)" in text and "less than 0.01%" in text
     assert "without the max-pool (`v1_no_maxpool`, as in the original) 3.70 times" in \
-        tables.v1_flops_sentence(flops)
+        sentences.v1_flops_sentence(flops)
 
 
 def test_zero_fill_and_test_split_sentences():
-    assert re.search(r"R \d+, G \d+, B \d+ \(of 255\)", tables.zero_fill_sentence())
+    assert re.search(r"R \d+, G \d+, B \d+ \(of 255\)", sentences.zero_fill_sentence())
 
     class Split:
         def __len__(self):
@@ -121,23 +122,23 @@ def test_zero_fill_and_test_split_sentences():
         def class_counts(self):
             return {0: 50, 1: 50}
 
-    text = tables.test_split_sentence(Split(), num_classes=2, used=100, profile="ci")
+    text = sentences.test_split_sentence(Split(), num_classes=2, used=100, profile="ci")
     assert "**100 images** (50 per class, 2 classes)" in text and "**5.0 points**" in text
     assert text.endswith("450.")
-    assert "7.1 points on the 50 images" in tables.test_split_sentence(
+    assert "7.1 points on the 50 images" in sentences.test_split_sentence(
         Split(), num_classes=2, used=50, profile="ci")
 
 
 def test_profile_sentences():
-    assert "Part I uses batch" in tables.part2_budget_sentence("ci")
-    rule = tables.validation_rule_sentence("ci", ("v4-sample", "v4-batch"))
+    assert "Part I uses batch" in sentences.part2_budget_sentence("ci")
+    rule = sentences.validation_rule_sentence("ci", ("v4-sample", "v4-batch"))
     assert "`ch.config_of(\"v4-sample\").val_subsets`" in rule and "v4 per batch" in rule
 
 
 def test_subset_draws_sentence_and_generator_table():
     draws = pd.Series({"RGB": 0.5, "RG": 0.1, "RB": 0.1, "GB": 0.1, "R": 0.1, "G": 0.05,
                        "B": 0.05})
-    text = tables.subset_draws_sentence(draws, 100)
+    text = sentences.subset_draws_sentence(draws, 100)
     assert "**50.0%**" in text and "about 5 times less often" in text
     assert "2-channel one (shared by RG, RB and GB) in 30.0%" in text
     table = tables.generator_change_table({"generator_change": {"1": 0.5, "3": 0.25}})
@@ -162,8 +163,8 @@ def test_provenance_summary_counts_each_record_once():
     a = dataclasses.replace(with_accuracy(ALL, label="a"), origin="loaded: its key matches",
                             created="2026-12-01T13:12:00+00:00", wall_time_s=60.0)
     b = dataclasses.replace(a, created="2026-12-01T13:40:00+00:00", wall_time_s=120.0)
-    text = tables.provenance_summary({"a": a, "again a": a, "b": b})
+    text = sentences.provenance_summary({"a": a, "again a": a, "b": b})
     assert text.startswith("2 records, trained between 2026-12-01 13:12 and 2026-12-01 13:40")
     assert "60 to 120 s each (3 min in all)" in text and "all loaded" in text
     trained = dataclasses.replace(b, origin="trained: no stored record")
-    assert "some trained" in tables.provenance_summary({"a": a, "b": trained})
+    assert "some trained" in sentences.provenance_summary({"a": a, "b": trained})

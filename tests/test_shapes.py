@@ -134,6 +134,7 @@ def test_builtin_dataset_dir_creates_nothing(
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.processes
 def test_shapes_does_not_import_data() -> None:
     """No import cycle: ``dynconv.shapes`` (and what it imports) never loads ``dynconv.data``.
 

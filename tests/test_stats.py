@@ -9,12 +9,14 @@ import pytest
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from dynconv.sentences import (
+    describe_comparison,
+)
 from dynconv.stats import (
     ALPHA,
     PairedTest,
     SeedSummary,
     accuracy_interval,
-    describe_comparison,
     interval_text,
     paired_test,
     seed_summary,

@@ -11,23 +11,25 @@ from standins import ACCURACY_TEST_SIZE, with_accuracy
 
 from dynconv.channels import SUBSET_NAMES
 from dynconv.errors import ConfigError
+from dynconv.sentences import (
+    comparison_sentence,
+    provenance_caption,
+    summary_text,
+)
 from dynconv.tables import (
     BUILTIN_BOUND,
     accuracy_intervals,
     accuracy_table,
-    comparison_sentence,
     criterion_table,
     departure_table,
     interval_bounds,
     interval_half_width,
-    provenance_caption,
     provenance_table,
     relative_to_bound,
     seed_spread,
     seed_table,
     subset_trained_bars,
     subset_trained_table,
-    summary_text,
 )
 
 N = ACCURACY_TEST_SIZE

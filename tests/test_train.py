@@ -443,9 +443,15 @@ def test_fit_rejects_models_without_input_mode():
         fit(build(), train, val, {"lr": 1e-3}, progress=False)  # type: ignore[arg-type]
 
 
-def test_progress_bars_run(capsys):
+def test_progress_bar_counts_steps_and_shows_the_epoch_and_val_acc(capsys):
     train, val = loaders()
     fit(build(), train, val, tiny_config(max_epochs=1), train_channels=RGB, progress=True)
+    err = capsys.readouterr().err
+    steps = len(train)
+    assert f"{steps}/{steps}" in err  # one bar over every training step
+    assert "epoch 1/1" in err and "val_acc" in err
+    fit(build(), train, val, tiny_config(max_epochs=1), train_channels=RGB, progress=False)
+    assert capsys.readouterr().err == ""  # and none when progress=False
 
 
 def test_val_subsets_all_validates_on_the_mean_over_every_subset():
