@@ -258,11 +258,8 @@ class Chapter:
         with several seeds), and, when it is not, the paired test of the two."""
         labels = [get_experiment(n).label for n in candidates]
         repeated = get_experiment(repeated).label
+        display(Markdown(sentences.best_repeated_sentence(records, labels, repeated)))
         best, _ = tables.best_on_subsets(records, labels)
-        display(Markdown(sentences.best_on_subsets_sentence(records, labels) + " " + (
-            "It is the one repeated over seeds." if best == repeated else
-            f"The one repeated over seeds is *{repeated}*, so this run's best was not "
-            f"repeated; the paired test below compares the two.")))
         if best != repeated:
             self.compare(records[best], records[repeated], subsets=INCOMPLETE_SUBSETS)
 
@@ -288,12 +285,7 @@ class Chapter:
         if self.identity.name != "builtin-shapes":
             return Markdown(f"No bound is known for {self.identity.name}: only the built-in "
                             f"data has one.")
-        low, high = tables.interval_bounds(records)
-        rel, rel_low, rel_high = (tables.relative_to_bound(t) for t in
-                                  (tables.accuracy_table(records), low, high))
-        text = (rel.map("{:.0%}".format) + " (" + rel_low.map("{:.0%}".format) + "–"
-                + rel_high.map("{:.0%}".format) + ")")
-        return text.where(rel.notna(), "n/a")
+        return tables.relative_to_bound_text(records)
 
     def compare_with(self, a: Record, others: Iterable[Record], *,
                      subsets: Sequence[str] | None = None,

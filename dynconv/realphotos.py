@@ -75,9 +75,9 @@ class PhotosUnavailable(DynconvError):
 
 def locate_with(spec: str | ExperimentSpec, identity: DataIdentity, *, profile: str,
                 seed: int, results_dir: str | os.PathLike | None = None
-                ) -> tuple[Path, str | None]:
+                ) -> tuple[Path, Record | None, str | None]:
     """:func:`dynconv.experiment.locate` for data known by its identity rather than its folder:
-    where the record is, and None when it is current, else why it is not."""
+    (where the record is, the record when it is current, else None and why it is not)."""
     spec = get_experiment(spec)
     config = spec.config(profile, seed=seed)
     kwargs = dict(sorted(spec.build_kwargs(config.profile).items()))
@@ -85,8 +85,8 @@ def locate_with(spec: str | ExperimentSpec, identity: DataIdentity, *, profile: 
                   inspect=spec.inspect)
     path = _record_path(results_dir, config, spec.name, key)
     if not path.exists():
-        return path, "no stored record"
-    return path, _read_stored(path, key)[1]
+        return path, None, "no stored record"
+    return path, *_read_stored(path, key)  # the JSON is read once, kept when current
 
 
 def _data_fields(path: Path) -> dict | None:
@@ -132,13 +132,23 @@ class RealPhotos:
     def _seed(self, name: str, seed: int | None) -> int:
         return get_experiment(name).config(self.profile).seed if seed is None else seed
 
+    def _lookup(self, name: str, seed: int) -> str | None:
+        """Why the record of (``name``, ``seed``) is not current, or None (and it is kept)."""
+        if (name, seed) in self._loaded:
+            return None
+        _, record, why = locate_with(name, self.identity, profile=self.profile, seed=seed,
+                                     results_dir=self.results_dir)
+        if record is not None:
+            self._loaded[name, seed] = record
+        return why
+
     def stale(self, experiments: Sequence[str] = tuple(EXPERIMENTS)) -> dict[str, str]:
-        """{"<experiment>, seed <s>": why} for every record the book shows that is not current."""
+        """{"<experiment>, seed <s>": why} for every record the book shows that is not current
+        (the current ones are kept for :meth:`run`)."""
         found = {}
         for name in experiments:
             for seed in get_experiment(name).seeds(self.profile):
-                _, why = locate_with(name, self.identity, profile=self.profile, seed=seed,
-                                     results_dir=self.results_dir)
+                why = self._lookup(name, seed)
                 if why is not None:
                     found[f"{name}, seed {seed}"] = why
         return found
@@ -146,12 +156,9 @@ class RealPhotos:
     def run(self, name: str, *, seed: int | None = None) -> Record:
         """The current record of experiment ``name`` (never trains: the photos are not here)."""
         seed = self._seed(name, seed)
-        if (name, seed) not in self._loaded:
-            path, why = locate_with(name, self.identity, profile=self.profile, seed=seed,
-                                    results_dir=self.results_dir)
-            if why is not None:
-                raise PhotosUnavailable(f"{name}, seed {seed} on {self.identity.name}: {why}")
-            self._loaded[name, seed] = Record.load(path, origin="loaded: its key matches")
+        why = self._lookup(name, seed)
+        if why is not None:
+            raise PhotosUnavailable(f"{name}, seed {seed} on {self.identity.name}: {why}")
         return self._loaded[name, seed]
 
     def seeds(self, name: str) -> list[Record]:
@@ -163,9 +170,11 @@ class RealPhotos:
 
     @property
     def data(self) -> dict:
-        """The data field of the records (name, sizes, classes, fingerprint)."""
-        return next(iter(self._loaded.values())).data if self._loaded else \
-            self.run(PART1[0]).data
+        """The data field of the records (name, sizes, classes, fingerprint): every current
+        record has the same one."""
+        if not self._loaded:
+            self.run(PART1[0])
+        return next(iter(self._loaded.values())).data
 
     @property
     def chance(self) -> float:

@@ -318,6 +318,17 @@ def best_on_subsets_sentence(records: Mapping[str, Record], candidates: Sequence
             f"({value:.1%}{note}).")
 
 
+def best_repeated_sentence(records: Mapping[str, Record], candidates: Sequence[str],
+                           repeated: str) -> str:
+    """:func:`best_on_subsets_sentence`, and whether the best is ``repeated`` (the candidate
+    trained with several seeds)."""
+    best, _ = best_on_subsets(records, candidates)
+    return best_on_subsets_sentence(records, candidates) + " " + (
+        "It is the one repeated over seeds." if best == repeated else
+        f"The one repeated over seeds is *{repeated}*, so this run's best was not repeated; "
+        f"the paired test below compares the two.")
+
+
 def subset_costs_sentences(record: Record) -> str:
     """A Markdown list: per incomplete subset, what it costs against RGB, each backed by
     McNemar's exact test on the same test images."""

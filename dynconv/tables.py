@@ -136,6 +136,16 @@ def relative_to_bound(table: pd.DataFrame) -> pd.DataFrame:
     return table / bound
 
 
+def relative_to_bound_text(records: Mapping[str, Record]) -> pd.DataFrame:
+    """:func:`relative_to_bound` of every accuracy and of both ends of its interval, as text
+    ("84% (80–88%)"; "n/a" where a subset was not tested)."""
+    low, high = interval_bounds(records)
+    rel, rel_low, rel_high = (relative_to_bound(t) for t in (accuracy_table(records), low, high))
+    pct = "{:.0%}".format
+    text = rel.map(pct) + " (" + rel_low.map(pct) + "–" + rel_high.map(pct) + ")"
+    return text.where(rel.notna(), "n/a")
+
+
 def subset_trained_table(control: Record, trained: Mapping[str, Record], *,
                          bounds: Mapping[str, float] | None = BUILTIN_BOUND) -> pd.DataFrame:
     """Per subset: the network trained on it alone against the RGB-trained control.
