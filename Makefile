@@ -79,7 +79,7 @@ records-check: $(STAMP)
 	$(PY) -m dynconv.booktools.records --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --records check
 
 bench: $(STAMP)
-	$(PY) -m dynconv.bench $(BENCH_ARGS)
+	$(PY) -m dynconv.bench.benchmark $(BENCH_ARGS)
 
 lab: $(STAMP)
 	DYNCONV_RESULTS_DIR=$(CURDIR)/book/results $(VENV)/bin/jupyter lab notebooks/

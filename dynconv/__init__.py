@@ -13,27 +13,34 @@ one concept each:
 - results: ``registry`` (every experiment of the book, declared once), ``experiment`` (train
   or load, keyed by configuration, data content and code), ``records`` (the typed record),
   ``stats`` (intervals and paired tests), ``results`` (JSON, hardware, versions), ``paths``
-  and ``fileio`` (where things live, atomic writes, locks); ``python -m dynconv.launch`` trains
+  and ``fileio`` (where things live, atomic writes, locks); ``python -m
+  dynconv.experiments.launch`` trains
   or loads one experiment from a shell;
 - the book: ``chapter`` (what every chapter does first), ``tables`` (pure tables and
   sentences), ``plots``, ``widgets``, ``reported`` (the original study's numbers).
 
 The build and site tooling lives in ``dynconv.booktools``, which nothing here imports.
 
-``dynconv.costs`` imports calflops (and with it transformers), which is slow: import it
+``dynconv.evaluation.costs`` imports calflops (and with it transformers), which is slow: import it
 explicitly where needed.
 """
 
 from dynconv.channels import ALL_SUBSETS, RGB, ChannelSubset, apply_subset, parse_channels
 from dynconv.config import PROFILES, TrainConfig, get_config
-from dynconv.data import DatasetBundle, ImageSplit, load_dataset, make_loader, read_split_list
+from dynconv.data.datasets import (
+    DatasetBundle,
+    ImageSplit,
+    load_dataset,
+    make_loader,
+    read_split_list,
+)
 from dynconv.errors import ChannelSubsetError, ConfigError, DatasetError, DynconvError
-from dynconv.evaluate import evaluate
-from dynconv.experiment import load_records, run, run_experiment
-from dynconv.records import Record
-from dynconv.registry import EXPERIMENTS, get_experiment
-from dynconv.train import fit, load_model
-from dynconv.zoo import MODEL_NAMES, build_model
+from dynconv.evaluation.evaluate import evaluate
+from dynconv.experiments.records import Record
+from dynconv.experiments.registry import EXPERIMENTS, get_experiment
+from dynconv.experiments.runner import load_records, run, run_experiment
+from dynconv.models.zoo import MODEL_NAMES, build_model
+from dynconv.training.loop import fit, load_model
 
 __version__ = "0.1.0"
 

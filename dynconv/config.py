@@ -1,6 +1,6 @@
 """Training configuration: one frozen dataclass, two named profiles.
 
-Every chapter trains through :func:`dynconv.train.fit` with a :class:`TrainConfig`. The
+Every chapter trains through :func:`dynconv.training.loop.fit` with a :class:`TrainConfig`. The
 configuration is a frozen dataclass with a comment per field (the style of nanoGPT's
 ``GPTConfig``); the two profiles are two *instances* of it, not two code paths:
 
@@ -15,7 +15,7 @@ configuration is a frozen dataclass with a comment per field (the style of nanoG
 
 Per-experiment choices (Part II's batch 16 under ``full``, v3's annealing length, v4's
 validation on all subsets) are not branches here: they are data of each experiment in
-:mod:`dynconv.registry`.
+:mod:`dynconv.experiments.registry`.
 
 How fast a run goes on a GPU is five more fields, every profile with the same values:
 ``amp`` (bfloat16 autocast), ``channels_last``, ``num_workers``, ``pin_memory`` and ``compile``.
@@ -90,7 +90,8 @@ class TrainConfig:
     # Adam learning rate: constant (as in the original), or the peak of a one-cycle schedule.
     lr: float = 1e-3
     # "constant" (the original) or "onecycle" (warm up to `lr` over the first 30% of the
-    # steps of max_epochs, then cosine down: dynconv.train.one_cycle_lr). One-cycle reaches a
+    # steps of max_epochs, then cosine down: dynconv.training.loop.one_cycle_lr). One-cycle
+    # reaches a
     # given accuracy in far fewer epochs, which a CPU run needs.
     lr_schedule: str = "constant"
     # Adam's coupled L2 penalty (added to the gradient), not AdamW's decoupled decay.
@@ -116,7 +117,8 @@ class TrainConfig:
     num_threads: int | None = None
     # Mixed precision of the forward pass and loss in training and validation: "auto" =
     # bfloat16 autocast on CUDA and none on a CPU, "bf16", "off". bfloat16 keeps float32's
-    # exponent range, so no loss scaling is needed; testing (dynconv.evaluate) stays float32.
+    # exponent range, so no loss scaling is needed; testing (dynconv.evaluation.evaluate) stays
+    # float32.
     amp: str = "auto"
     # Memory layout of the model and its input batches: "auto" = channels_last on CUDA (what
     # tensor-core convolutions read fastest), the default layout on a CPU; "on"; "off".

@@ -1,4 +1,5 @@
-"""Intervals on accuracies and paired tests between models (sentences: :mod:`dynconv.sentences`).
+"""Intervals on accuracies and paired tests between models (sentences:
+:mod:`dynconv.book.sentences`).
 
 The test set is small and every configuration is trained with one seed, so a difference of a
 point or two between two accuracies may be noise. This module supplies the three tools the
@@ -36,10 +37,10 @@ blunt) and tests on resampled training sets need many training runs. The p-value
 fixed; it says nothing about how much the accuracy would move if the same configuration were
 trained again with another seed (Dietterich's point too). Where several seeds exist, their
 spread (max - min accuracy) is a second noise level, and
-:func:`dynconv.sentences.describe_comparison` calls a
+:func:`dynconv.book.sentences.describe_comparison` calls a
 comparison a difference only when it is significant at 5% *and* larger than that spread.
 
-**Sentences** (:func:`dynconv.sentences.describe_comparison`, not here): one call turns the
+**Sentences** (:func:`dynconv.book.sentences.describe_comparison`, not here): one call turns the
 paired tests of two models on one or more channel subsets into English, e.g. "*v2* is less
 accurate than *the zero-fill control* on all 6 subsets, by 10.8 points on average (from 3.1 to
 18.0). McNemar's exact test on the same 2,400 test images finds the difference significant (p <

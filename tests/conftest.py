@@ -13,9 +13,10 @@ from PIL import Image
 
 @pytest.fixture(autouse=True)
 def _fresh_model_module_cache():
-    """dynconv.experiment caches which modules each model is built from; a test that swaps the
+    """dynconv.experiments.runner caches which modules each model is built from; a test that swaps
+    the
     models for stand-ins must not leave its answer to the next test."""
-    from dynconv import experiment
+    from dynconv.experiments import runner as experiment
 
     experiment._model_modules.cache_clear()
     yield

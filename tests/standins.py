@@ -3,8 +3,9 @@
 * :func:`synthetic_bundle`: a 3-class dataset in memory (class k: channel k brighter), 8 px;
 * :class:`TinyNet`: a conv + linear network that trains in milliseconds;
 * :func:`patch_experiment`: swaps data loading, the model zoo and cost measurement of
-  :mod:`dynconv.experiment` for those stand-ins and counts the calls;
-* :func:`make_record`: a :class:`~dynconv.records.Record` with given predictions, no training.
+  :mod:`dynconv.experiments.runner` for those stand-ins and counts the calls;
+* :func:`make_record`: a :class:`~dynconv.experiments.records.Record` with given predictions, no
+training.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import pytest
 import torch
 from torch import nn
 
-import dynconv.experiment as experiment
+import dynconv.experiments.runner as experiment
 from dynconv.channels import SUBSET_NAMES, parse_channels
-from dynconv.data import DataIdentity, DatasetBundle, ImageSplit
-from dynconv.records import Record
+from dynconv.data.datasets import DataIdentity, DatasetBundle, ImageSplit
+from dynconv.experiments.records import Record
 
 NUM_CLASSES = 3
 
@@ -60,7 +61,7 @@ def synthetic_bundle(image_size: int, fingerprint: str | None = None) -> Dataset
 def patch_experiment(monkeypatch: pytest.MonkeyPatch, *, real_models: bool = False
                      ) -> dict[str, Any]:
     """Stand-in data (and, unless ``real_models``, TinyNet for every model) in
-    :mod:`dynconv.experiment`; returns call counters and the data version knob.
+    :mod:`dynconv.experiments.runner`; returns call counters and the data version knob.
 
     ``state["version"]`` is part of the stand-in data's fingerprint: change it to simulate new
     data. ``state["fits"]`` lists each fit's result; ``state["fit_ckpt_existed"]`` whether a
@@ -165,7 +166,8 @@ def make_record(
     return Record(**values)
 
 
-# Hand-made records with chosen accuracies (tests of dynconv.tables and dynconv.robustness).
+# Hand-made records with chosen accuracies (tests of dynconv.book.tables and
+# dynconv.book.robustness).
 ACCURACY_TEST_SIZE = 200
 ACCURACY_LABELS = [i % 4 for i in range(ACCURACY_TEST_SIZE)]
 

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from dynconv import bench
+from dynconv.bench import benchmark as bench
 from dynconv.errors import ConfigError
-from dynconv.registry import PART1, PART2, SUBSET_TRAINED, get_experiment
+from dynconv.experiments.registry import PART1, PART2, SUBSET_TRAINED, get_experiment
 
 TINY = dict(image_size=16, batch_size=4, repeats=1, warmup=0, attention_size=6,
             attention_batch=2, attention_repeats=1, device="cpu")

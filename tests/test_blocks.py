@@ -9,7 +9,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from dynconv.blocks import (
+from dynconv.models.blocks import (
     RRDB,
     AttentionSE,
     DenseBlock,

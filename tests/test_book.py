@@ -20,7 +20,7 @@ from papermill.translators import PythonTranslator
 from standins import make_record
 
 import dynconv
-from dynconv import reported, widgets
+from dynconv.book import reported, widgets
 from dynconv.booktools import book, sitecheck
 from dynconv.channels import ALL_SUBSETS
 from dynconv.paths import RESULTS_ENV
@@ -72,7 +72,7 @@ def test_chapter_key_hashes_the_imported_library_without_the_booktools():
     repository path, and none of them is build tooling."""
     package = Path(dynconv.__file__).resolve().parent
     names = [name for name, _ in book.library_sources()]
-    assert {"__init__.py", "stems.py", "paths.py"} <= set(names)
+    assert {"__init__.py", "stems/common.py", "paths.py"} <= set(names)
     assert not [n for n in names if n.startswith("booktools")], "the build tooling is hashed"
     assert names == sorted(
         p.relative_to(package).as_posix() for p in package.rglob("*.py")
@@ -102,10 +102,10 @@ def test_editing_the_booktools_keeps_chapter_keys_editing_the_library_changes_th
     (copy / "booktools" / "new_tool.py").write_text("X = 1\n")
     assert book.chapter_key(nb, parameters) == key, "editing the build tooling re-executes"
 
-    with open(copy / "stems.py", "a") as f:
+    with open(copy / "stems" / "v1.py", "a") as f:
         f.write("\n# edited\n")
     edited = book.chapter_key(nb, parameters)
-    assert edited != key, "editing dynconv/stems.py must execute the chapters again"
+    assert edited != key, "editing dynconv/stems/ must execute the chapters again"
     (copy / "new_module.py").write_text("X = 1\n")
     assert book.chapter_key(nb, parameters) != edited
 
@@ -198,7 +198,7 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
 def test_importing_the_library_does_not_import_the_booktools():
     code = (
         "import sys\n"
-        "import dynconv, dynconv.experiment, dynconv.zoo, dynconv.train\n"
+        "import dynconv, dynconv.experiments.runner, dynconv.models.zoo, dynconv.training.loop\n"
         "tools = sorted(m for m in sys.modules if m.startswith('dynconv.booktools'))\n"
         "assert not tools, tools\n"
         "assert 'dynconv.stems' in sys.modules\n"
@@ -282,7 +282,7 @@ def test_records_explorer_builds_one_panel_per_model_and_subset():
 
 
 def test_zero_fill_models_are_the_plain_networks():
-    from dynconv.zoo import MODEL_NAMES, build_model
+    from dynconv.models.zoo import MODEL_NAMES, build_model
 
     plain = {n for n in MODEL_NAMES if build_model(n, num_classes=3).input_mode == "zero"}
     assert plain == set(widgets.ZERO_FILL_MODELS)
@@ -368,7 +368,7 @@ def test_sitecheck_visits_every_page_root_redirect_first(tmp_path):
 
 
 def test_build_report_lists_every_chapter(tmp_path):
-    from dynconv.results import hardware_label
+    from dynconv.provenance import hardware_label
 
     runs = [book.ChapterRun("01_data", 3.0, False, "ci", None, "2026-01-01T00:00:00"),
             book.ChapterRun("02_baseline", 80.0, True, "ci", None, "2026-01-01T00:01:00")]

@@ -1,4 +1,5 @@
-"""Tests of dynconv.codekey and of the code part of a record's key (dynconv.experiment).
+"""Tests of dynconv.experiments.keys and of the code part of a record's key
+(dynconv.experiments.runner).
 
 Edits are simulated through ``codekey.read_source`` (the one place a module's text is read),
 so nothing on disk changes; ``test_experiment.py`` edits a copy of the package for real.
@@ -8,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-import dynconv.codekey as codekey
-import dynconv.inspection as inspection
-from dynconv.codekey import normalised_dump, part_name, stale_reason
-from dynconv.experiment import experiment_code_key, experiment_modules
-from dynconv.registry import EXPERIMENTS
+import dynconv.experiments.inspection as inspection
+import dynconv.experiments.keys as codekey
+from dynconv.experiments.keys import normalised_dump, part_name, stale_reason
+from dynconv.experiments.registry import EXPERIMENTS
+from dynconv.experiments.runner import experiment_code_key, experiment_modules
 
 SOURCE = '''"""A module docstring."""
 
@@ -37,13 +38,16 @@ def test_a_changed_constant_or_call_counts():
 
 def test_a_model_is_keyed_by_its_own_modules_and_the_training_path():
     v5 = set(experiment_modules("v5"))
-    assert {"dynconv.embedding_stem", "dynconv.stems", "dynconv.resnet", "dynconv.train",
-            "dynconv.data", "dynconv.evaluate", "dynconv.experiment"} <= v5
-    assert not v5 & {"dynconv.chammi", "dynconv.small_net", "dynconv.blocks", "dynconv.plots",
-                     "dynconv.zoo", "dynconv.registry", "dynconv.errors"}
-    assert "dynconv.chammi" in experiment_modules("sliceparam")
-    assert {"dynconv.small_net", "dynconv.blocks"} <= set(experiment_modules("small_k7s2"))
-    assert "dynconv.embedding_stem" not in experiment_modules("small_k7s2")
+    assert {"dynconv.stems.v5", "dynconv.stems.common", "dynconv.models.resnet",
+            "dynconv.training.loop", "dynconv.data.datasets", "dynconv.evaluation.evaluate",
+            "dynconv.experiments.runner"} <= v5
+    assert not v5 & {"dynconv.stems.chammi", "dynconv.stems.v3", "dynconv.models.small_net",
+                     "dynconv.models.blocks", "dynconv.book.plots", "dynconv.models.zoo",
+                     "dynconv.experiments.registry", "dynconv.errors"}
+    assert "dynconv.stems.chammi" in experiment_modules("sliceparam")
+    assert {"dynconv.models.small_net", "dynconv.models.blocks"} <= set(
+        experiment_modules("small_k7s2"))
+    assert "dynconv.stems.v5" not in experiment_modules("small_k7s2")
 
 
 def _keys() -> dict[str, str]:
@@ -64,20 +68,21 @@ def _changed_after(monkeypatch, module: str, edit, keys_now) -> set[str]:
 
 
 def test_editing_one_first_layer_retrains_its_experiments_and_no_others(monkeypatch, keys_now):
-    changed = _changed_after(monkeypatch, "dynconv.embedding_stem",
+    changed = _changed_after(monkeypatch, "dynconv.stems.v5",
                              lambda src: src + "\n_EDITED = 1\n", keys_now)
     assert changed == {n for n, spec in EXPERIMENTS.items() if spec.model == "v5"}
     assert len(changed) == 5  # v5 and its four ablations
 
 
 def test_editing_the_chammi_layers_retrains_the_four_published_designs(monkeypatch, keys_now):
-    changed = _changed_after(monkeypatch, "dynconv.chammi",
+    changed = _changed_after(monkeypatch, "dynconv.stems.chammi",
                              lambda src: src + "\n_EDITED = 1\n", keys_now)
     assert changed == {"sliceparam", "templatemixing", "hypernet", "depthwise"}
 
 
 def test_editing_the_training_loop_retrains_everything(monkeypatch, keys_now):
-    changed = _changed_after(monkeypatch, "dynconv.train", lambda src: src + "\n_EDITED = 1\n",
+    changed = _changed_after(monkeypatch, "dynconv.training.loop",
+                             lambda src: src + "\n_EDITED = 1\n",
                              keys_now)
     assert changed == set(EXPERIMENTS)
 
@@ -86,7 +91,7 @@ def test_a_comment_or_docstring_retrains_nothing(monkeypatch, keys_now):
     def edit(src: str) -> str:
         return src.replace('"""', '"""Edited. ', 1) + "\n# a new comment\n"
 
-    assert _changed_after(monkeypatch, "dynconv.train", edit, keys_now) == set()
+    assert _changed_after(monkeypatch, "dynconv.training.loop", edit, keys_now) == set()
 
 
 def test_an_inspection_is_keyed_for_its_experiment_only(monkeypatch, keys_now):
@@ -100,9 +105,9 @@ def test_an_inspection_is_keyed_for_its_experiment_only(monkeypatch, keys_now):
 
 def test_stale_reasons_name_what_changed():
     key = {"config": "c", "data": "d", "code": "x",
-           "modules": {"dynconv.stems": "1", "builder:v5": "2", "inspection:v5_embedding": "3"}}
-    stored = {**key, "code": "y", "modules": {**key["modules"], "dynconv.stems": "0",
+           "modules": {"dynconv.stems.v5": "1", "builder:v5": "2", "inspection:v5_embedding": "3"}}
+    stored = {**key, "code": "y", "modules": {**key["modules"], "dynconv.stems.v5": "0",
                                               "builder:v5": "0"}}
-    assert stale_reason(stored, key) == "the code changed (stems.py, the v5 builder)"
+    assert stale_reason(stored, key) == "the code changed (stems/v5.py, the v5 builder)"
     assert stale_reason({**key, "data": "e"}, key) == "the data changed"
     assert part_name("inspection:v3_routing") == "the v3_routing inspection"

@@ -9,16 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dynconv.blocks import SelfAttention
-from dynconv.costs import (
+from dynconv.errors import ConfigError
+from dynconv.evaluation.costs import (
     calflops_per_image,
     count_parameters,
     counted_flops_per_image,
     measure_costs,
     time_models,
 )
-from dynconv.errors import ConfigError
-from dynconv.zoo import build_model
+from dynconv.models.blocks import SelfAttention
+from dynconv.models.zoo import build_model
 
 
 class ConvLinear(nn.Module):

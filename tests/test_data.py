@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dynconv import data, shapes
-from dynconv.data import (
+from dynconv.data import datasets as data
+from dynconv.data import shapes
+from dynconv.data.datasets import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     DataIdentity,
@@ -395,15 +397,31 @@ def test_rewritten_image_changes_the_fingerprint_and_the_pixels(
     assert torch.equal(second.train.images, first.train.images)  # the rest is unchanged
 
 
-def test_touch_forces_a_rebuild(tmp_path: Path, tiny_list_dataset: MakeDataset) -> None:
+def test_the_fingerprint_follows_contents_not_times(
+    tmp_path: Path, tiny_list_dataset: MakeDataset
+) -> None:
+    """A copy without its times (CI's copy of the photos, ``cp`` without ``-p``) or a ``touch``
+    keeps the fingerprint; a changed image of the very same size and time changes it."""
     root = tiny_list_dataset()
     before = data_identity(root, image_size=8).fingerprint
     assert data_identity(root, image_size=8).fingerprint == before  # stable
     image = root / "images" / "c1" / "train1.png"
-    mtime = image.stat().st_mtime_ns + 1
-    os.utime(image, ns=(mtime, mtime))  # same bytes, newer modification time
+    stamp = image.stat()
+    later = stamp.st_mtime_ns + 5_000_000_000
+    os.utime(image, ns=(later, later))  # same bytes, newer modification time
+    assert data_identity(root, image_size=8).fingerprint == before
+    copy = tmp_path / "copy" / root.name
+    shutil.copytree(root, copy)  # copy2 keeps times: reset them all to now, as cp would
+    for path in copy.rglob("*"):
+        os.utime(path)
+    assert data_identity(copy, image_size=8).fingerprint == before
+    flipped = bytearray(image.read_bytes())
+    flipped[-1] ^= 0xFF  # same size; and the old modification time put back
+    image.write_bytes(bytes(flipped))
+    os.utime(image, ns=(later, later))
+    data._DIGESTS.clear()  # a new process: an unchanged (size, time) is not re-read within one
     assert data_identity(root, image_size=8).fingerprint != before
-    assert len({data_identity(root, image_size=n).fingerprint for n in (8, 16)}) == 2
+    assert len({data_identity(copy, image_size=n).fingerprint for n in (8, 16)}) == 2
 
 
 def test_data_identity_decodes_nothing(

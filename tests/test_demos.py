@@ -1,4 +1,4 @@
-"""Tests of dynconv.demos (the measurements chapters show about a layer) and of the chapter
+"""Tests of dynconv.book.demos (the measurements chapters show about a layer) and of the chapter
 helpers that replace repeated cells."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 import torch
 from standins import make_record
 
-from dynconv import chapter, demos
+from dynconv.book import chapter, demos
 
 LABELS = [i % 3 for i in range(30)]
 

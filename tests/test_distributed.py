@@ -1,7 +1,8 @@
 """Several processes: torchrun (2 CPU processes, gloo), concurrent runs on one results folder,
 and the file lock behind them.
 
-The subprocess tests run ``python -m dynconv.launch``'s ``main`` through a small helper script
+The subprocess tests run ``python -m dynconv.experiments.launch``'s ``main`` through a small
+helper script
 that makes a run fast (a 24-class built-in dataset of 2/2/5 images per class, no cost
 measurement) and writes what each process saw (its fit history, the record it returned) to a
 folder; a start barrier makes concurrent processes start together after their imports.
@@ -21,18 +22,19 @@ from pathlib import Path
 import pytest
 import torch
 
-import dynconv.experiment as experiment
+import dynconv.experiments.runner as experiment
 from dynconv.channels import SUBSET_NAMES
+from dynconv.experiments.records import Record
 from dynconv.fileio import file_lock
-from dynconv.records import Record
-from dynconv.train import load_checkpoint
+from dynconv.training.loop import load_checkpoint
 
 pytestmark = [pytest.mark.processes,
               pytest.mark.skipif(not torch.distributed.is_available(),
                                  reason="this PyTorch has no torch.distributed")]
 
 HELPER = textwrap.dedent('''
-    """python -m dynconv.launch's main() with a test's speed-ups (tests/test_distributed.py)."""
+    """python -m dynconv.experiments.launch's main() with a test's speed-ups
+    (tests/test_distributed.py)."""
     import importlib
     import json
     import os
@@ -42,11 +44,11 @@ HELPER = textwrap.dedent('''
 
 
     def main():
-        import dynconv.data as data
-        import dynconv.experiment as experiment
-        import dynconv.shapes as shapes
+        import dynconv.data.datasets as data
+        import dynconv.experiments.runner as experiment
+        import dynconv.data.shapes as shapes
 
-        cli = importlib.import_module("dynconv.launch")
+        cli = importlib.import_module("dynconv.experiments.launch")
         out = Path(os.environ["HELPER_OUT"])
         tag = f"{os.environ.get('HELPER_TAG', 'run')}-rank{os.environ.get('RANK', '0')}"
         shapes.TRAIN_PER_CLASS, shapes.VAL_PER_CLASS, shapes.TEST_PER_CLASS = 2, 2, 5
@@ -121,7 +123,8 @@ def _files(folder: Path) -> list[str]:
 
 def test_torchrun_with_two_processes_writes_one_record_like_one_process(
         tmp_path, tiny_list_dataset, monkeypatch, one_thread):
-    """``torchrun --nproc_per_node=2 -m dynconv.launch`` on 2 CPU processes (gloo): one record,
+    """``torchrun --nproc_per_node=2 -m dynconv.experiments.launch`` on 2 CPU processes (gloo):
+    one record,
     like a single process's (same name and fields, every subset tested, one history row), a
     checkpoint without DDP's ``module.`` prefix, and the same validation numbers on both
     ranks (about 20 s here, most of it starting the processes)."""
@@ -260,7 +263,7 @@ def test_the_command_line_names_the_valid_experiments(capsys):
 
     import dynconv
 
-    cli = importlib.import_module("dynconv.launch")
+    cli = importlib.import_module("dynconv.experiments.launch")
     assert callable(dynconv.run)  # the package's function is not shadowed by a module
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["v9"])

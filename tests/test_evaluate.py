@@ -1,4 +1,4 @@
-"""Tests of dynconv.evaluate against hand-computed examples (CPU, stand-in models)."""
+"""Tests of dynconv.evaluation.evaluate against hand-computed examples (CPU, stand-in models)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dynconv.channels import ALL_SUBSETS, ChannelSubset, parse_channels
 from dynconv.errors import ConfigError
-from dynconv.evaluate import (
+from dynconv.evaluation.evaluate import (
     SubsetResult,
     class_report,
     confusion_from_predictions,

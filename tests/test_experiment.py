@@ -1,4 +1,5 @@
-"""Tests of dynconv.experiment: records keyed by configuration, data and code (CPU, 8-16 px).
+"""Tests of dynconv.experiments.runner: records keyed by configuration, data and code (CPU, 8-16
+px).
 
 Most tests use the stand-ins of ``tests/standins.py`` (3 classes in memory, a 2-layer net);
 the built-in-data tests shrink the generator to 24 classes x 2/1/1 images; the slow test edits
@@ -21,14 +22,16 @@ import torch
 from standins import TINY, TinyNet, patch_experiment, synthetic_bundle
 
 import dynconv
-import dynconv.data as data
-import dynconv.experiment as experiment
-import dynconv.shapes as shapes
+import dynconv.data.datasets as data
+import dynconv.data.shapes as shapes
+import dynconv.experiments.runner as experiment
 from dynconv.channels import SUBSET_NAMES
-from dynconv.codekey import MODEL_LAYER, NOT_NUMERIC
 from dynconv.config import get_config
 from dynconv.errors import ConfigError
-from dynconv.experiment import (
+from dynconv.experiments.keys import is_numeric
+from dynconv.experiments.records import RECORD_FORMAT, Record, paired_tests
+from dynconv.experiments.registry import EXPERIMENTS
+from dynconv.experiments.runner import (
     experiment_code_key,
     experiment_modules,
     load_records,
@@ -37,10 +40,8 @@ from dynconv.experiment import (
     run_experiment,
     run_seeds,
 )
-from dynconv.records import RECORD_FORMAT, Record, paired_tests
-from dynconv.registry import EXPERIMENTS
-from dynconv.results import read_json, write_json
-from dynconv.train import load_checkpoint
+from dynconv.provenance import read_json, write_json
+from dynconv.training.loop import load_checkpoint
 
 PACKAGE_DIR = Path(dynconv.__file__).resolve().parent
 
@@ -182,10 +183,10 @@ def test_changed_code_retrains_and_does_not_resume(tmp_path, stand_ins, monkeypa
     rec = tiny_run(tmp_path)
     ckpt = tmp_path / "ci" / rec.checkpoint
 
-    changed = _digest_with_changed(rec.key, "dynconv.stems")
+    changed = _digest_with_changed(rec.key, "dynconv.stems.common")
     monkeypatch.setattr(experiment, "experiment_code_key", lambda *args, **kwargs: changed)
     new = tiny_run(tmp_path)
-    assert new.origin == "retrained: the code changed (stems.py)"
+    assert new.origin == "retrained: the code changed (stems/common.py)"
     assert new.name == rec.name and new.key["code"] == changed["code"] != rec.key["code"]
     # The stale checkpoint was deleted, not resumed: fit started from epoch 0.
     assert stand_ins["fit_ckpt_existed"] == [False, False]
@@ -233,15 +234,16 @@ def _python(code_or_script: str | Path, *args: str, pythonpath: Path | None = No
 @pytest.fixture(scope="module")
 def fresh_process(tmp_path_factory) -> dict:
     """What a fresh process on a copy of the package sees: the dynconv modules that importing
-    dynconv.experiment and dynconv.costs loads, and v5's code key before any edit, after a
-    comment is appended to stems.py, after code is appended to plots.py and widgets.py, and
-    after code is appended to stems.py (one process: 5 s)."""
+    dynconv.experiments.runner and dynconv.evaluation.costs loads, and v5's code key before any
+    edit, after a
+    comment is appended to stems/common.py, after code is appended to book/plots.py and
+    book/widgets.py, and after code is appended to stems/common.py (one process: 5 s)."""
     pkg = _copy_package(tmp_path_factory.mktemp("copy"))
     script = textwrap.dedent("""
         import json, sys
         from pathlib import Path
-        import dynconv.experiment, dynconv.costs
-        from dynconv.experiment import experiment_code_key
+        import dynconv.experiments.runner, dynconv.evaluation.costs
+        from dynconv.experiments.runner import experiment_code_key
         loaded = sorted(m for m in sys.modules if m == "dynconv" or m.startswith("dynconv."))
         folder = Path(dynconv.__file__).parent
         digests = [experiment_code_key("v5")]
@@ -252,8 +254,9 @@ def fresh_process(tmp_path_factory) -> dict:
             digests.append(experiment_code_key("v5"))
         print(json.dumps({"where": str(folder), "loaded": loaded, "digests": digests}))
     """)
-    out = _python(script, "stems.py=# a comment", "plots.py=_EDITED = 1",
-                  "widgets.py=_EDITED = 1", "stems.py=_EDITED = 1", pythonpath=pkg, cwd=pkg)
+    out = _python(script, "stems/common.py=# a comment", "book/plots.py=_EDITED = 1",
+                  "book/widgets.py=_EDITED = 1", "stems/common.py=_EDITED = 1",
+                  pythonpath=pkg, cwd=pkg)
     return {"pkg": pkg, **json.loads(out.strip().splitlines()[-1])}
 
 
@@ -267,7 +270,7 @@ def test_code_key_follows_the_code_a_run_uses(fresh_process):
     assert comment == first and plots == first and widgets == first
     assert stems["code"] != first["code"]
     assert [m for m in first["modules"] if stems["modules"][m] != first["modules"][m]] == [
-        "dynconv.stems"]
+        "dynconv.stems.common"]
 
 
 @pytest.mark.processes
@@ -275,19 +278,21 @@ def test_every_module_a_run_imports_is_keyed_or_declared_without_effect(fresh_pr
     loaded = set(fresh_process["loaded"])
     keyed = {m for spec in EXPERIMENTS.values()
              for m in experiment_modules(spec.model, spec.build_kwargs("ci"))}
-    unlisted = sorted(loaded - keyed - NOT_NUMERIC - MODEL_LAYER)
-    assert unlisted == [], f"{unlisted}: in no key; add to codekey.NOT_NUMERIC if no effect"
-    for name in ("dynconv.booktools", "dynconv.plots", "dynconv.widgets", "dynconv.chapter"):
+    unlisted = sorted(m for m in loaded - keyed if is_numeric(m) and m != "dynconv.models.zoo")
+    assert unlisted == [], f"{unlisted}: numeric by the layout, yet in no record's key"
+    for name in ("dynconv.booktools", "dynconv.book.plots", "dynconv.book.widgets",
+                 "dynconv.book.chapter"):
         assert name not in loaded
-    assert {"dynconv.stems", "dynconv.train", "dynconv.data", "dynconv.shapes",
-            "dynconv.evaluate", "dynconv.costs"} <= set(experiment_modules("resnet18"))
+    assert {"dynconv.stems.common", "dynconv.training.loop", "dynconv.data.datasets",
+            "dynconv.data.shapes", "dynconv.evaluation.evaluate", "dynconv.evaluation.costs",
+            } <= set(experiment_modules("resnet18"))
 
 
 @pytest.mark.processes
 @pytest.mark.slow
 def test_editing_a_model_module_retrains_the_record(tmp_path, tiny_list_dataset):
     """End to end, in fresh processes on a copy of the package, nothing patched: a real
-    ResNet18 on a small image folder is trained, retrained after stems.py is edited, then
+    ResNet18 on a small image folder is trained, retrained after stems/common.py is edited, then
     loaded (about 35 s: most of it is importing and measuring costs)."""
     pkg = _copy_package(tmp_path)
     data_dir = tiny_list_dataset(num_classes=3, per_split=(4, 2, 2), size=8)
@@ -297,7 +302,7 @@ def test_editing_a_model_module_retrains_the_record(tmp_path, tiny_list_dataset)
 
         def main():
             import dynconv
-            from dynconv.experiment import run_experiment
+            from dynconv.experiments.runner import run_experiment
 
             record = run_experiment(
                 "resnet18", profile="smoke", data_dir=sys.argv[2], results_dir=sys.argv[1],
@@ -319,11 +324,11 @@ def test_editing_a_model_module_retrains_the_record(tmp_path, tiny_list_dataset)
 
     where, name, origin = run_once()
     assert where == str(pkg / "dynconv" / "__init__.py") and origin.startswith("trained")
-    with open(pkg / "dynconv" / "stems.py", "a") as f:
+    with open(pkg / "dynconv" / "stems" / "common.py", "a") as f:
         f.write("\n_EDITED_BY_A_TEST = 1  # code (a comment alone keeps the key)\n")
     _, name2, origin2 = run_once()
     assert name2 == name
-    assert origin2.startswith("retrained") and "stems.py" in origin2, origin2
+    assert origin2.startswith("retrained") and "stems/common.py" in origin2, origin2
     _, name3, origin3 = run_once()
     assert name3 == name and origin3.startswith("loaded"), origin3
     record = Record.load(results / "smoke" / f"{name}.json")
@@ -404,7 +409,7 @@ def test_trained_and_loaded_records_are_equal(tmp_path, stand_ins):
 
 
 def test_costs_are_measured_once_per_architecture_and_setting(tmp_path, monkeypatch):
-    from dynconv.zoo import build_model
+    from dynconv.models.zoo import build_model
 
     calls = []
 

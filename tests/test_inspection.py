@@ -1,4 +1,5 @@
-"""Tests of dynconv.inspection: what a record stores of its trained model, as plain JSON."""
+"""Tests of dynconv.experiments.inspection: what a record stores of its trained model, as plain
+JSON."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from dynconv import plots, sentences, tables
-from dynconv.data import ImageSplit
-from dynconv.inspection import INSPECTIONS, inspect_model
-from dynconv.registry import EXPERIMENTS
-from dynconv.zoo import build_model
+from dynconv.book import plots, sentences, tables
+from dynconv.data.datasets import ImageSplit
+from dynconv.experiments.inspection import INSPECTIONS, inspect_model
+from dynconv.experiments.registry import EXPERIMENTS
+from dynconv.models.zoo import build_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -8,7 +8,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from dynconv.channels import ALL_SUBSETS, RGB, ChannelSubset, apply_subset, parse_channels
-from dynconv.errata import (
+from dynconv.errors import ChannelSubsetError, ConfigError
+from dynconv.models.small_net import SmallAttentionNet
+from dynconv.models.zoo import (
+    MODEL_NAMES,
+    build_model,
+    model_options,
+    resnet18,
+    resnet18_v1,
+    resnet18_v4,
+)
+from dynconv.stems.original_v3 import (
     OriginalV3DynamicConv,
     identity_kernel_slices,
     original_hidden_width,
@@ -16,16 +26,11 @@ from dynconv.errata import (
     resnet18_original_v3,
     softmax_entropy_at_temperature,
 )
-from dynconv.errors import ChannelSubsetError, ConfigError
-from dynconv.small_net import SmallAttentionNet
-from dynconv.stems import (
-    ChannelDropStem,
-    DynamicConvStem,
-    PerSampleKernelStem,
-    SubsetSizeKernelStem,
-    sample_subset,
-)
-from dynconv.zoo import MODEL_NAMES, build_model, model_options, resnet18, resnet18_v1, resnet18_v4
+from dynconv.stems.sampling import sample_subset
+from dynconv.stems.v1 import PerSampleKernelStem
+from dynconv.stems.v2 import SubsetSizeKernelStem
+from dynconv.stems.v3 import DynamicConvStem
+from dynconv.stems.v4 import ChannelDropStem
 
 NUM_CLASSES = 5
 RG, GB, R = parse_channels("RG"), parse_channels("GB"), parse_channels("R")
@@ -354,7 +359,7 @@ def test_zoo_errors():
 
 
 def test_inspect_first_block_reports_what_the_network_computes():
-    from dynconv.small_net import inspect_first_block, small_attention_net
+    from dynconv.models.small_net import inspect_first_block, small_attention_net
 
     torch.manual_seed(0)
     net = small_attention_net(num_classes=5, stem="k7s2")

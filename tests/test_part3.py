@@ -8,20 +8,26 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dynconv.chammi import (
+from dynconv.channels import ALL_SUBSETS, RGB, apply_subset, parse_channels
+from dynconv.errors import ConfigError
+from dynconv.experiments.registry import (
+    EXPERIMENTS,
+    IDENTITY_PAIR,
+    PART3,
+    PUBLISHED,
+    V5_ABLATION,
+)
+from dynconv.models.zoo import build_model, resnet18, resnet18_v5
+from dynconv.stems.chammi import (
     DepthwiseStem,
     HyperNetStem,
     SliceParamStem,
     TemplateMixingStem,
     chammi_stem,
 )
-from dynconv.channels import ALL_SUBSETS, RGB, apply_subset, parse_channels
-from dynconv.embedding_stem import ChannelEmbeddingStem
-from dynconv.errors import ConfigError
-from dynconv.registry import EXPERIMENTS, IDENTITY_PAIR, PART3, PUBLISHED, V5_ABLATION
-from dynconv.sampling import ChannelSampler, sample_subset
-from dynconv.stems import IdentityKernelStem
-from dynconv.zoo import build_model, resnet18, resnet18_v5
+from dynconv.stems.sampling import ChannelSampler, sample_subset
+from dynconv.stems.v2 import IdentityKernelStem
+from dynconv.stems.v5 import ChannelEmbeddingStem
 
 R, G, B, RG, GB = (parse_channels(s) for s in ("R", "G", "B", "RG", "GB"))
 
@@ -228,10 +234,10 @@ def test_part3_experiments_share_the_sampling_and_the_validation():
 
 
 def test_embedding_plot_shows_departures_from_the_start():
-    from dynconv.plots import plot_channel_embedding
+    from dynconv.book.plots import plot_channel_embedding
 
     stem = ChannelEmbeddingStem()
-    # what a record stores (dynconv.inspection.v5_embedding), or the stem's own tensors
+    # what a record stores (dynconv.experiments.inspection.v5_embedding), or the stem's own tensors
     fig = plot_channel_embedding({"scale": stem.scale, "shift": stem.shift})  # 0 after "- 1"
     image = fig.axes[0].images[0].get_array()
     assert image.shape == (3, 64) and float(abs(image).max()) == 0.0
@@ -256,7 +262,7 @@ def test_depthwise_folded_kernel_equals_its_three_steps(subset):
 def test_v5_fused_relu_mean_equals_the_plain_computation(subset, identity):
     """ReluMeanConv (chunked, maps recomputed in backward) against reference_forward:
     same output and same gradients for every parameter, with a batch split into chunks."""
-    from dynconv import embedding_stem
+    from dynconv.stems import v5 as embedding_stem
 
     torch.manual_seed(0)
     stem = ChannelEmbeddingStem(identity=identity)

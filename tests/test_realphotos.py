@@ -1,4 +1,4 @@
-"""Tests of dynconv.realphotos: records of a dataset that is not on this machine, found by the
+"""Tests of dynconv.book.realphotos: records of a dataset that is not on this machine, found by the
 identity their own data field gives, checked against this code, shown or refused."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import pytest
 from standins import patch_experiment
 
 import dynconv.booktools.records as book_records
-import dynconv.experiment as experiment
-from dynconv import chapter, realphotos
+import dynconv.experiments.runner as experiment
+from dynconv.book import chapter, realphotos
+from dynconv.book.realphotos import PhotosUnavailable, RealPhotos, find, shipped_identity
 from dynconv.booktools.records import StaleRecordsError
 from dynconv.errors import ConfigError
+from dynconv.experiments.registry import PART1
 from dynconv.paths import RESULTS_IN_BOOK
-from dynconv.realphotos import PhotosUnavailable, RealPhotos, find, shipped_identity
-from dynconv.registry import PART1
 
 
 @pytest.fixture(scope="module")
@@ -67,13 +67,13 @@ def test_a_record_of_other_code_is_stale_and_never_shown(shipped, monkeypatch):
 
     def edited(model, kwargs=None, inspect=None):
         key = real_key(model, kwargs, inspect)
-        modules = {**key["modules"], "dynconv.stems": "edited"}
+        modules = {**key["modules"], "dynconv.stems.v1": "edited"}
         return {"code": "edited", "modules": modules}
 
     monkeypatch.setattr(experiment, "experiment_code_key", edited)
     why = photos.stale(["v1"])["v1, seed 42"]
-    assert "stems.py" in why
-    with pytest.raises(PhotosUnavailable, match="stems.py"):
+    assert "stems/v1.py" in why
+    with pytest.raises(PhotosUnavailable, match="stems/v1.py"):
         photos.run("v1")
 
 

@@ -1,4 +1,5 @@
-"""Tests of dynconv.records: the typed record, its statistics and its checkpoint (CPU, 8 px)."""
+"""Tests of dynconv.experiments.records: the typed record, its statistics and its checkpoint
+(CPU, 8 px)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ import torch
 from standins import TINY, make_record, patch_experiment, synthetic_bundle
 from statsmodels.stats.proportion import proportion_confint
 
-import dynconv.experiment as experiment
+import dynconv.experiments.runner as experiment
 from dynconv.channels import SUBSET_NAMES
 from dynconv.config import get_config
-from dynconv.data import make_loader
+from dynconv.data.datasets import make_loader
 from dynconv.errors import ConfigError
-from dynconv.evaluate import evaluate
-from dynconv.experiment import make_splits, run_experiment
-from dynconv.records import RECORD_FORMAT, Record, paired_tests, same_test_images
-from dynconv.results import read_json
+from dynconv.evaluation.evaluate import evaluate
+from dynconv.experiments.records import RECORD_FORMAT, Record, paired_tests, same_test_images
+from dynconv.experiments.runner import make_splits, run_experiment
+from dynconv.provenance import read_json
 
 LABELS = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
 

@@ -1,4 +1,5 @@
-"""Tests of dynconv.registry: every experiment of the book, declared once (no training)."""
+"""Tests of dynconv.experiments.registry: every experiment of the book, declared once (no
+training)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from dynconv.channels import SUBSET_NAMES
 from dynconv.config import get_config
 from dynconv.errors import ConfigError
-from dynconv.registry import (
+from dynconv.experiments.registry import (
     DYNAMIC_LAYERS,
     EXPERIMENTS,
     PART1,
@@ -18,7 +19,7 @@ from dynconv.registry import (
     get_experiment,
     label,
 )
-from dynconv.zoo import build_model
+from dynconv.models.zoo import build_model
 
 PROFILES = ("ci", "full", "smoke")
 
@@ -126,7 +127,7 @@ def test_specs_are_read_only():
 
 
 def test_every_per_profile_departure_says_why():
-    from dynconv.registry import experiment_departures
+    from dynconv.experiments.registry import experiment_departures
 
     rows = experiment_departures("ci")
     assert [(r[0], r[1], r[3]) for r in rows] == [

@@ -1,4 +1,4 @@
-"""Tests of dynconv.results (JSON, hardware, versions, fingerprints) and one end-to-end run."""
+"""Tests of dynconv.provenance (JSON, hardware, versions, fingerprints) and one end-to-end run."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from dynconv.channels import SUBSET_NAMES, parse_channels
-from dynconv.experiment import run
-from dynconv.records import Record
-from dynconv.results import (
+from dynconv.experiments.records import Record
+from dynconv.experiments.runner import run
+from dynconv.provenance import (
     config_fingerprint,
     default_results_dir,
     hardware,

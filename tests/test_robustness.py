@@ -1,4 +1,4 @@
-"""dynconv.robustness on hand-made records: the ratio to the oracles and Part III's targets."""
+"""dynconv.book.robustness on hand-made records: the ratio to the oracles and Part III's targets."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 from standins import with_accuracy
 
-from dynconv.channels import SUBSET_NAMES
-from dynconv.robustness import (
+from dynconv.book.robustness import (
     ORACLE,
     ROBUSTNESS_COLUMNS,
     ratio_matrix,
@@ -18,10 +17,8 @@ from dynconv.robustness import (
     worst_ratio,
     write_robustness_csv,
 )
-from dynconv.sentences import (
-    verdict_sentence,
-    worst_sentence,
-)
+from dynconv.book.sentences import verdict_sentence, worst_sentence
+from dynconv.channels import SUBSET_NAMES
 
 ORACLES = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label=f"o{s}")
            for s in SUBSET_NAMES}

@@ -1,5 +1,6 @@
-"""Tests of the sentences and small tables chapters show (dynconv.sentences, dynconv.tables,
-dynconv.demos): each conclusion a chapter states is computed here, on hand-made records or
+"""Tests of the sentences and small tables chapters show (dynconv.book.sentences,
+dynconv.book.tables,
+dynconv.book.demos): each conclusion a chapter states is computed here, on hand-made records or
 plain numbers."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 import torch
 from standins import with_accuracy
 
-from dynconv import demos, sentences, tables
+from dynconv.book import demos, sentences, tables
 from dynconv.channels import SUBSET_NAMES
 
 ALL = dict.fromkeys(SUBSET_NAMES, 0.5)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dynconv import shapes
-from dynconv.data import read_split_list
+from dynconv.data import shapes
+from dynconv.data.datasets import read_split_list
 from dynconv.errors import ConfigError
 
 SMALL = {"train_per_class": 2, "val_per_class": 1, "test_per_class": 1}
@@ -136,11 +136,13 @@ def test_builtin_dataset_dir_creates_nothing(
 
 @pytest.mark.processes
 def test_shapes_does_not_import_data() -> None:
-    """No import cycle: ``dynconv.shapes`` (and what it imports) never loads ``dynconv.data``.
+    """No import cycle: ``dynconv.data.shapes`` (and what it imports) never loads
+    ``dynconv.data.datasets``.
 
-    The package's ``__init__`` imports ``dynconv.data`` for its public API, so the subprocess
+    The package's ``__init__`` imports ``dynconv.data.datasets`` for its public API, so the
+    subprocess
     registers a bare ``dynconv`` package (same folder, no ``__init__`` code) before importing
-    ``dynconv.shapes``: what is then loaded is what shapes itself pulls in.
+    ``dynconv.data.shapes``: what is then loaded is what shapes itself pulls in.
     """
     package_dir = str(Path(shapes.__file__).resolve().parent)
     code = (
@@ -148,10 +150,10 @@ def test_shapes_does_not_import_data() -> None:
         "package = types.ModuleType('dynconv')\n"
         f"package.__path__ = [{package_dir!r}]\n"
         "sys.modules['dynconv'] = package\n"
-        "import dynconv.shapes\n"
+        "import dynconv.data.shapes\n"
         "loaded = sorted(m for m in sys.modules if m.startswith('dynconv'))\n"
-        "assert 'dynconv.shapes' in loaded, loaded\n"
-        "assert 'dynconv.data' not in loaded, loaded\n"
+        "assert 'dynconv.data.shapes' in loaded, loaded\n"
+        "assert 'dynconv.data.datasets' not in loaded, loaded\n"
         "print(' '.join(loaded))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -9,9 +9,7 @@ import pytest
 from scipy.stats import binomtest
 from statsmodels.stats.proportion import proportion_confint
 
-from dynconv.sentences import (
-    describe_comparison,
-)
+from dynconv.book.sentences import describe_comparison
 from dynconv.stats import (
     ALPHA,
     PairedTest,

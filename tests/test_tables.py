@@ -1,4 +1,4 @@
-"""Tests of dynconv.tables on hand-made records (nothing trained, nothing read from disk)."""
+"""Tests of dynconv.book.tables on hand-made records (nothing trained, nothing read from disk)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ import pandas as pd
 import pytest
 from standins import ACCURACY_TEST_SIZE, with_accuracy
 
-from dynconv.channels import SUBSET_NAMES
-from dynconv.errors import ConfigError
-from dynconv.sentences import (
-    comparison_sentence,
-    provenance_caption,
-    summary_text,
-)
-from dynconv.tables import (
+from dynconv.book.sentences import comparison_sentence, provenance_caption, summary_text
+from dynconv.book.tables import (
     BUILTIN_BOUND,
     accuracy_intervals,
     accuracy_table,
@@ -31,6 +25,8 @@ from dynconv.tables import (
     subset_trained_bars,
     subset_trained_table,
 )
+from dynconv.channels import SUBSET_NAMES
+from dynconv.errors import ConfigError
 
 N = ACCURACY_TEST_SIZE
 
@@ -131,13 +127,13 @@ def test_criterion_table():
 
 def test_provenance_table_and_summary_text():
     trained = with_accuracy({**ALL, "RGB": 0.9}, label="v4 per sample", seed=43,
-                            origin="retrained: the code changed (stems.py)",
+                            origin="retrained: the code changed (stems/v4.py)",
                             config={"model_kwargs": {"drop_mode": "sample"},
                                     "val_subsets": "all"})
     loaded = with_accuracy({"RGB": 0.5}, label="plain")
     table = provenance_table({"v4": trained, "plain": loaded})
     assert isinstance(table, pd.DataFrame) and list(table.index) == ["v4", "plain"]
-    assert table.loc["v4", "this build"] == "retrained: the code changed (stems.py)"
+    assert table.loc["v4", "this build"] == "retrained: the code changed (stems/v4.py)"
     assert table.loc["plain", "this build"] == "loaded"
     assert table.loc["v4", "trained (UTC), on"] == "2024-01-02 03:04, test CPU"
     assert table.loc["v4", "seed"] == 43 and table.loc["v4", "file"] == "-"
@@ -153,7 +149,7 @@ def test_provenance_table_and_summary_text():
     assert f"**90.0% ({100 * lo:.1f}–{100 * hi:.1f})**" in text
     assert "(drop_mode=sample), seed 43" in text
     assert "validated on the mean over every subset" in text
-    assert "retrained: the code changed (stems.py) in this build" in text
+    assert "retrained: the code changed (stems/v4.py) in this build" in text
     assert "chance 25.0%" in text and f"on {N:,} test images" in text
     assert "written 2024-01-02 03:04 UTC" in summary_text(loaded, chance=0.25)
     assert "loaded from `book/results/ci/plain-seed42-0123456789.json`" in summary_text(

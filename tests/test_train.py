@@ -1,4 +1,4 @@
-"""Tests of dynconv.config and dynconv.train (CPU, tiny stand-in models, 16 px)."""
+"""Tests of dynconv.config and dynconv.training.loop (CPU, tiny stand-in models, 16 px)."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from dynconv.config import (
     get_config,
 )
 from dynconv.errors import ConfigError, DynconvError
-from dynconv.evaluate import evaluable_subsets, evaluate
-from dynconv.train import FitResult, fit, load_checkpoint, load_model, one_cycle_lr
-from dynconv.zoo import build_model
+from dynconv.evaluation.evaluate import evaluable_subsets, evaluate
+from dynconv.models.zoo import build_model
+from dynconv.training.loop import FitResult, fit, load_checkpoint, load_model, one_cycle_lr
 
 # Tiny models: one torch thread (the conftest fixture), restored afterwards.
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -538,7 +538,7 @@ def test_resume_refuses_another_run_key(tmp_path):
     path = tmp_path / "keyed.pt"
     train, val = loaders()
     cfg = tiny_config(max_epochs=2)
-    key = {"config": "c1", "data": "d1", "code": "x1", "modules": {"dynconv.stems": "s"}}
+    key = {"config": "c1", "data": "d1", "code": "x1", "modules": {"dynconv.stems.v1": "s"}}
     fit(build(), train, val, cfg, checkpoint_path=path, progress=False, stop_after_epoch=1,
         run_key=key)
     assert load_checkpoint(path)["run_key"] == key
@@ -555,8 +555,8 @@ def test_resume_refuses_another_run_key(tmp_path):
 
 @pytest.mark.slow
 def test_short_fit_on_builtin_data_beats_chance(tmp_path_factory, monkeypatch):
-    from dynconv.data import load_dataset, make_loader
-    from dynconv.evaluate import evaluate
+    from dynconv.data.datasets import load_dataset, make_loader
+    from dynconv.evaluation.evaluate import evaluate
 
     cache = tmp_path_factory.getbasetemp() / "dynconv-cache"  # shared by this session's tests
     monkeypatch.setenv("DYNCONV_CACHE_DIR", str(cache))
@@ -634,7 +634,7 @@ def test_onecycle_schedule_is_applied_and_resumes_on_the_same_curve(tmp_path):
 def test_one_progress_bar_per_training_that_ends_complete(monkeypatch):
     from tqdm import tqdm as plain_tqdm
 
-    import dynconv.train as train_module
+    import dynconv.training.loop as train_module
 
     bars = []
 

@@ -17,7 +17,8 @@ unchanged since its last successful run (a key stored in ``book/chapters/.build-
 second ``make book`` with nothing changed only re-renders. The library sources are the ``*.py``
 files of the imported ``dynconv`` package, without this ``booktools`` subpackage: editing the
 build tooling or the site check does not execute the chapters again. Experiments inside a chapter
-are cached separately by their configuration (see :mod:`dynconv.experiment`). A failing cell fails
+are cached separately by their configuration (see :mod:`dynconv.experiments.runner`). A failing
+cell fails
 the build. The chapters' kernels get ``DYNCONV_RESULTS_DIR=<book root>/results``, unless the
 variable is already set (then its value, made absolute).
 
@@ -314,7 +315,7 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike, *,
     time and what produced it, and which records this build trained or loaded."""
     import torch
 
-    from dynconv.results import hardware_label
+    from dynconv.provenance import hardware_label
 
     lines = [
         "# Build report",
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--force", action="store_true",
                     help="retrain every record and execute every chapter")
     ex.add_argument("--retrain", nargs="*", default=[],
-                    help="experiments to retrain, e.g. v5 v4-sample (dynconv.registry)")
+                    help="experiments to retrain, e.g. v5 v4-sample (dynconv.experiments.registry)")
     ex.add_argument("--records", default="auto", choices=RECORD_MODES,
                     help="stale or missing records: 'check' stops the build, 'train' trains "
                          "them, 'auto' (default) stops when the book ships records for this "

@@ -2,13 +2,15 @@
 
 `make book` calls :func:`prepare` first. It
 
-1. loads the dataset once (:func:`dynconv.data.load_dataset`), so that a bad folder stops the
+1. loads the dataset once (:func:`dynconv.data.datasets.load_dataset`), so that a bad folder stops
+the
    build with its named :class:`~dynconv.errors.DatasetError` (file, line, what to do) before
    any chapter executes, and the chapters find the decoded images in the cache;
-2. looks up the record of every experiment and seed of :mod:`dynconv.registry` under the
-   profile and data (:func:`dynconv.experiment.locate`: keys only, nothing decoded or trained);
+2. looks up the record of every experiment and seed of :mod:`dynconv.experiments.registry` under the
+   profile and data (:func:`dynconv.experiments.runner.locate`: keys only, nothing decoded or
+   trained);
 3. checks the shipped real-photo records that six chapters show beside this data's
-   (:mod:`dynconv.realphotos`; a stale one stops ``records="check"``, elsewhere those
+   (:mod:`dynconv.book.realphotos`; a stale one stops ``records="check"``, elsewhere those
    sections say why they are not shown);
 4. trains what is stale or missing, or stops. ``records="check"`` (CI) stops at once, naming
    each stale record, why it is stale and the command that refreshes it. ``records="auto"``
@@ -32,13 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
-from dynconv import realphotos
+from dynconv.book import realphotos
 from dynconv.config import get_config
-from dynconv.data import data_identity, load_dataset, read_split_list
+from dynconv.data.datasets import data_identity, load_dataset, read_split_list
 from dynconv.errors import ConfigError, DatasetError, DynconvError
-from dynconv.experiment import locate, run
-from dynconv.records import Record
-from dynconv.registry import EXPERIMENTS, get_experiment
+from dynconv.experiments.records import Record
+from dynconv.experiments.registry import EXPERIMENTS, get_experiment
+from dynconv.experiments.runner import locate, run
 
 __all__ = ["PlannedRun", "StaleRecordsError", "format_duration", "plan", "prepare"]
 
@@ -172,7 +174,7 @@ def _time_left(previous: Sequence[float | None], done: Sequence[float]) -> float
 
 
 def _check_real_photos(records: str, results_dir: str | os.PathLike | None) -> None:
-    """The shipped real-photo records (:mod:`dynconv.realphotos`) that six chapters show beside
+    """The shipped real-photo records (:mod:`dynconv.book.realphotos`) that six chapters show beside
     the built-in data's: current, or why not. Under ``records="check"`` a stale one stops the
     build; otherwise the chapters say that their real-photo sections are not shown."""
     try:

@@ -8,7 +8,7 @@ seed and code), and compares the new record with the shipped one on the same tes
 * **identical**: every prediction on every subset is the same (expected on the CPU model the
   record was trained on: training is deterministic there);
 * else **McNemar**: on each subset McNemar's exact test of the two runs (statsmodels, through
-  :func:`dynconv.records.paired_tests`), p-values corrected over the subsets with Holm's
+  :func:`dynconv.experiments.records.paired_tests`), p-values corrected over the subsets with Holm's
   method (statsmodels' ``multipletests``); the check passes when no corrected p-value is
   below 0.05, i.e. the test finds no difference between the shipped run and the new one.
 
@@ -29,10 +29,17 @@ from pathlib import Path
 from statsmodels.stats.multitest import multipletests
 
 from dynconv.booktools.records import format_duration, plan
-from dynconv.experiment import run
-from dynconv.records import Record, paired_tests
-from dynconv.registry import IDENTITY_PAIR, PART1, PART2, PART3, SUBSET_TRAINED, V5_ABLATION
-from dynconv.results import hardware
+from dynconv.experiments.records import Record, paired_tests
+from dynconv.experiments.registry import (
+    IDENTITY_PAIR,
+    PART1,
+    PART2,
+    PART3,
+    SUBSET_TRAINED,
+    V5_ABLATION,
+)
+from dynconv.experiments.runner import run
+from dynconv.provenance import hardware
 
 __all__ = ["Reproduction", "PARTS", "choose_experiments", "compare", "main"]
 

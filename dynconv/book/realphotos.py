@@ -1,0 +1,324 @@
+"""The book's second dataset, read from its shipped records: does a conclusion hold on real photos?
+
+The built-in shapes (:mod:`dynconv.data.shapes`) give each colour channel its own information. In
+real photos the three channels are strongly correlated, and several of the book's conclusions
+change there. Chapters 02, 06, 07, 09, 10 and 11 therefore repeat their key comparison on
+**mini-ImageNet-objects**: 5,000 real 84 px photos of 10 mini-ImageNet classes chosen for
+varied colour (jellyfish, rock beauty, electric guitar, frying pan, parallel bars, slot
+machine, wok, hotdog, orange, cliff), 4,000 for training and 500 each for validation and test,
+in the original study's list format. ImageNet's terms do not allow the photos to ship with
+the book, so what ships is the record of every experiment trained on them (``ci`` profile, in
+``book/results/ci/`` beside the built-in data's; the data field names the dataset and its
+fingerprint).
+
+This module finds those records without the photos: the dataset's identity (name, image size,
+fingerprint) is read from the records themselves (:func:`shipped_identity`), and each record is
+then checked exactly as :func:`dynconv.experiments.runner.locate` checks one, against the key
+this code would give it with that fingerprint
+(:func:`dynconv.experiments.runner.find_record`). A record trained by older code is
+never shown: the section says which records are stale and how to retrain them
+(``make records DATA_DIR=/path/to/mini-imagenet-objects``).
+
+The ``*_section`` functions are the chapters' real-photo cells: each displays its tables and
+sentences, computed from these records with the same functions the chapter uses on the
+built-in data, and returns the records it used (for the provenance table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import Markdown, display
+from matplotlib.figure import Figure
+
+from dynconv.book import plots, robustness, sentences, tables
+from dynconv.channels import INCOMPLETE_SUBSETS, RGB, SUBSET_NAMES
+from dynconv.data.datasets import DataIdentity
+from dynconv.errors import DynconvError
+from dynconv.experiments.records import Record
+from dynconv.experiments.registry import (
+    BEST_PUBLISHED,
+    DYNAMIC_LAYERS,
+    EXPERIMENTS,
+    IDENTITY_PAIR,
+    PART1,
+    PART2,
+    PART3,
+    SUBSET_TRAINED,
+    V5_ABLATION,
+    get_experiment,
+    label,
+)
+from dynconv.experiments.runner import find_record
+from dynconv.paths import resolve_results_dir, shown_path
+
+__all__ = [
+    "REAL_PHOTOS", "RECORDS_PROFILE", "PhotosUnavailable", "RealPhotos", "errata_section",
+    "find", "part2_section", "part3_section", "ranking_section",
+    "shipped_identity", "v4_section", "zero_fill_section",
+]
+
+REAL_PHOTOS = "mini-imagenet-objects"
+# the profile the real-photo records are trained under, whatever profile a chapter runs
+RECORDS_PROFILE = "ci"
+
+
+class PhotosUnavailable(DynconvError):
+    """The real-photo records are missing, or some no longer match this code."""
+
+
+def _data_fields(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def shipped_identity(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
+                     results_dir: str | os.PathLike | None = None) -> DataIdentity:
+    """The identity of dataset ``name`` as its records under ``<results>/<profile>`` give it.
+
+    Raises :class:`PhotosUnavailable` when there is no record of it, or records of two
+    versions of it (delete the older ones).
+    """
+    folder = resolve_results_dir(results_dir) / profile
+    versions: dict[tuple[str, int], dict] = {}
+    for path in sorted(folder.glob("*.json")):
+        data = _data_fields(path)
+        if data and data.get("name") == name:
+            versions.setdefault((data["fingerprint"], int(data["image_size"])), data)
+    if not versions:
+        raise PhotosUnavailable(f"there is no record of {name} under {shown_path(folder)}")
+    if len(versions) > 1:
+        found = ", ".join(f"{fp[:12]} at {size} px" for fp, size in versions)
+        raise PhotosUnavailable(f"{shown_path(folder)} holds records of {len(versions)} "
+                                f"versions of {name} ({found}); delete the older ones")
+    (fingerprint, image_size), data = versions.popitem()
+    return DataIdentity(name=name, root=Path(data.get("root", name)), image_size=image_size,
+                        fingerprint=fingerprint)
+
+
+@dataclass
+class RealPhotos:
+    """The current records of one shipped dataset, by experiment name (as :class:`Chapter`)."""
+
+    identity: DataIdentity
+    profile: str
+    results_dir: str | os.PathLike | None = None
+    _loaded: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
+
+    def _seed(self, name: str, seed: int | None) -> int:
+        return get_experiment(name).config(self.profile).seed if seed is None else seed
+
+    def _lookup(self, name: str, seed: int) -> str | None:
+        """Why the record of (``name``, ``seed``) is not current, or None (and it is kept)."""
+        if (name, seed) in self._loaded:
+            return None
+        _, record, why = find_record(name, self.identity, profile=self.profile, seed=seed,
+                                     results_dir=self.results_dir)
+        if record is not None:
+            self._loaded[name, seed] = record
+        return why
+
+    def stale(self, experiments: Sequence[str] = tuple(EXPERIMENTS)) -> dict[str, str]:
+        """{"<experiment>, seed <s>": why} for every record the book shows that is not current
+        (the current ones are kept for :meth:`run`)."""
+        found = {}
+        for name in experiments:
+            for seed in get_experiment(name).seeds(self.profile):
+                why = self._lookup(name, seed)
+                if why is not None:
+                    found[f"{name}, seed {seed}"] = why
+        return found
+
+    def run(self, name: str, *, seed: int | None = None) -> Record:
+        """The current record of experiment ``name`` (never trains: the photos are not here)."""
+        seed = self._seed(name, seed)
+        why = self._lookup(name, seed)
+        if why is not None:
+            raise PhotosUnavailable(f"{name}, seed {seed} on {self.identity.name}: {why}")
+        return self._loaded[name, seed]
+
+    def seeds(self, name: str) -> list[Record]:
+        return [self.run(name, seed=s) for s in get_experiment(name).seeds(self.profile)]
+
+    def records(self, *names: str) -> dict[str, Record]:
+        """{label: record} (first seed), as :meth:`dynconv.book.chapter.Chapter.records`."""
+        return {label(n): self.run(n) for n in names}
+
+    @property
+    def data(self) -> dict:
+        """The data field of the records (name, sizes, classes, fingerprint): every current
+        record has the same one."""
+        if not self._loaded:
+            self.run(PART1[0])
+        return next(iter(self._loaded.values())).data
+
+    @property
+    def chance(self) -> float:
+        return 1.0 / self.data["num_classes"]
+
+    @property
+    def label(self) -> str:
+        return f"profile {self.profile}, {self.identity.name}, {self.identity.image_size} px"
+
+    def header(self) -> str:
+        """What the section shows: the dataset, and that its records were loaded, not trained."""
+        data = self.data
+        sizes, full = data["sizes"], data.get("full_sizes", data["sizes"])
+        val = (f"{sizes['val']:,}" if sizes["val"] == full["val"]
+               else f"{sizes['val']:,} of the {full['val']:,}")
+        return (
+            f"**On real photos** (records shipped with the book, loaded, not trained by this "
+            f"build): profile `{self.profile}` on **{self.identity.name}** (fingerprint "
+            f"`{self.identity.fingerprint[:12]}`), {data['num_classes']} classes of real "
+            f"photos, {sizes['train']:,} training, {val} validation and "
+            f"{sizes['test']:,} test images at {self.identity.image_size} px, chance "
+            f"{self.chance:.0%}. When and where each record was trained is in the table at "
+            f"the end of the section."
+        )
+
+
+def find(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
+         results_dir: str | os.PathLike | None = None,
+         experiments: Sequence[str] = tuple(EXPERIMENTS)) -> RealPhotos:
+    """The shipped real-photo records, every one checked against this code.
+
+    Raises :class:`PhotosUnavailable` naming the stale records (and how to retrain them) when
+    any record the book shows is missing or stale.
+    """
+    photos = RealPhotos(shipped_identity(name, profile=profile, results_dir=results_dir),
+                        profile, results_dir)
+    stale = photos.stale(experiments)
+    if stale:
+        listed = "; ".join(f"{k}: {v}" for k, v in list(stale.items())[:4])
+        more = f" and {len(stale) - 4} more" if len(stale) > 4 else ""
+        raise PhotosUnavailable(
+            f"{len(stale)} of its records do not match this code ({listed}{more}). "
+            f"Retrain them where the photos are: `make records "
+            f"DATA_DIR=/path/to/{name}`, then commit book/results/.")
+    return photos
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _show(text: str) -> None:
+    display(Markdown(text))
+
+
+def _figure(fig: Figure) -> None:
+    """Show ``fig`` here, in the section's order (not at the end of the cell), then close it."""
+    display(fig)
+    plt.close(fig)
+
+
+def _spread(photos: RealPhotos, names: Sequence[str], subsets: Sequence[str]) -> float:
+    """The largest seed spread of ``names`` on ``subsets``, displayed."""
+    spreads = tables.seed_spreads({n: photos.seeds(n) for n in names}, subsets)
+    _show(sentences.spread_sentence(spreads, what="these subsets"))
+    return max(spreads.values())
+
+
+def zero_fill_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 02: the zero-filled control against a network trained on each subset."""
+    control = photos.run("resnet18")
+    trained = {s: photos.run(n) for s, n in SUBSET_TRAINED.items() if s != RGB.name}
+    display(tables.subset_trained_table(control, trained, bounds=None).style.format(
+        {"target": "{:.1%}", "ratio": "{:.2f}", "p (McNemar)": "{:.2g}"}, na_rep=""))
+    _show(sentences.subset_gain_sentence(control, trained))
+    return {label("resnet18"): control,
+            **{label(n): trained[s] for s, n in SUBSET_TRAINED.items() if s in trained}}
+
+
+def v4_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 06: v4 per sample against the zero-fill control on the incomplete subsets."""
+    sample, control = photos.run("v4-sample"), photos.run("resnet18")
+    shown = {label("v4-sample"): sample, label("resnet18"): control}
+    display(tables.accuracy_intervals(shown))
+    spread = _spread(photos, ("v4-sample", "resnet18"), INCOMPLETE_SUBSETS)
+    _show(sentences.comparison_sentence(sample, control, subsets=INCOMPLETE_SUBSETS,
+                                     seed_spread=spread))
+    return shown
+
+
+def ranking_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 07: every Part I layer on every subset, the best on the incomplete ones, and
+    each dynamic layer against the zero-fill control."""
+    records = photos.records(*PART1)
+    display(tables.accuracy_intervals(records))
+    _figure(plots.plot_accuracy_heatmap(tables.accuracy_table(records), chance=photos.chance,
+                                        title=f"real photos ({photos.label})"))
+    _show(sentences.best_on_subsets_sentence(records, [label(n) for n in DYNAMIC_LAYERS]))
+    spread = _spread(photos, ("resnet18", "v4-sample"), INCOMPLETE_SUBSETS)
+    control = records[label("resnet18")]
+    for name in DYNAMIC_LAYERS:
+        record = records[label(name)]
+        if set(record.subsets) & set(INCOMPLETE_SUBSETS):  # v1 is tested on RGB only
+            _show(sentences.comparison_sentence(record, control, subsets=INCOMPLETE_SUBSETS,
+                                             seed_spread=spread))
+    return records
+
+
+def part2_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 09: the small networks against ResNet34 (and ResNet34 against ResNet18)."""
+    records = photos.records(*PART2)
+    display(tables.criterion_table(records, reference=label("resnet34")).style.format(
+        {f"fraction of {label('resnet34')}": "{:.2f}",
+         f"p vs {label('resnet34')} (McNemar)": "{:.2g}"}, na_rep=""))
+    reference = records[label("resnet34")]
+    for name in PART2:
+        if name != "resnet34":
+            _show(sentences.comparison_sentence(records[label(name)], reference, subsets=["RGB"]))
+    plain = photos.run("resnet18")
+    _show(sentences.comparison_sentence(reference, plain, subsets=["RGB"]))
+    return {**records, label("resnet18"): plain}
+
+
+def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[str, Record]:
+    """Chapter 10: the Part I table on real photos, with the per-subset networks, and which
+    layer is best on the incomplete subsets on each dataset."""
+    records = photos.records(*PART1)
+    oracles = {s: photos.run(n) for s, n in SUBSET_TRAINED.items()}
+    display(pd.concat([tables.accuracy_intervals(records),
+                       robustness.oracle_intervals(oracles)]))
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    _show("On the built-in data: " + sentences.best_on_subsets_sentence(builtin, dynamic)
+          + " On real photos: " + sentences.best_on_subsets_sentence(records, dynamic))
+    return {**records, **{label(n): oracles[s] for s, n in SUBSET_TRAINED.items()
+                          if s != RGB.name}}
+
+
+def part3_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 11: every Part III model's ratio to the oracles, its seeds, and v5 against its
+    rivals and ablations."""
+    oracles = {s: photos.run(n) for s, n in SUBSET_TRAINED.items()}
+    runs = {n: photos.seeds(n) for n in PART3}
+    table = robustness.robustness_table(runs, oracles)
+    _figure(plots.plot_accuracy_heatmap(
+        robustness.labelled_ratios(table), percent=False, value_label="accuracy / oracle",
+        title=f"real photos: ratio to the oracle ({photos.label})"))
+    _show(sentences.worst_sentence(table))
+    seeded = {n: r for n, r in runs.items() if len(r) > 1}
+    display(robustness.seed_ratio_table(seeded, oracles).rename(index=robustness.label_of)
+            .round(3))
+    spread = _spread(photos, tuple(seeded), SUBSET_NAMES)
+    v5 = runs["v5"][0]
+    for rival in (BEST_PUBLISHED, "resnet18-sampled", "resnet18"):
+        _show(sentences.comparison_sentence(v5, runs[rival][0], seed_spread=spread))
+    for name in V5_ABLATION[1:]:
+        _show(sentences.comparison_sentence(v5, photos.run(name), seed_spread=spread))
+    without, with_identity = IDENTITY_PAIR
+    _show(sentences.comparison_sentence(photos.run(with_identity), photos.run(without),
+                                     seed_spread=spread))
+    _show(sentences.verdict_sentence(table, seeded, oracles))
+    used = {label(n): r[0] for n, r in runs.items()}
+    used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
+    used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})
+    return used

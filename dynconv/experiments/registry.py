@@ -1,0 +1,289 @@
+"""Every experiment of the book, declared once, by name.
+
+Chapters never spell out a model's arguments or a profile's exceptions: they ask for an
+experiment by name (``ch.run("v4-sample")``), and this module says what that is. A chapter that
+compares with an earlier chapter's model asks for the same name and gets the same stored
+record (:mod:`dynconv.experiments.runner` keys records by everything that determines them).
+
+Per-profile choices are *data* of an experiment, not branches in a chapter:
+
+* Part II trains with batch 16 under ``full`` (as the original); under ``ci`` its three networks
+  get 12 epochs each (Part I: 6), because the small networks learn more slowly than ResNet34;
+* v3 anneals its temperature 30 -> 1 over 10 epochs (Chen et al.) under ``full`` and over the
+  first 3 of the 6 epochs under ``ci``, so that it reaches 1 within the run;
+* v4 is validated (early stopping, best epoch) on the mean over all seven subsets, because it is
+  meant to serve every subset; the original selected it on RGB. So is every Part III model;
+* Part III (chapter 11) trains its models with one channel-sampling rule (hierarchical, drawn per
+  image: :mod:`dynconv.stems.sampling`) and scores them against :data:`SUBSET_TRAINED`, a plain
+  ResNet18 trained on each subset alone.
+
+``num_seeds`` runs an experiment with seeds ``seed, seed + 1, ...``: the zero-fill control and
+the dynamic layer with the best subset accuracy are repeated so that the book can show how far a
+result moves from seed to seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from dynconv.channels import INCOMPLETE_SUBSETS, parse_channels
+from dynconv.config import PROFILES, TrainConfig, get_config
+from dynconv.errors import ConfigError
+from dynconv.experiments.inspection import INSPECTIONS
+from dynconv.models.zoo import MODEL_NAMES, model_options
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One experiment: a model, its builder arguments, its training channels and settings."""
+
+    # Stable identifier; the record file starts with it ("v4-sample-seed42-...").
+    name: str
+    # What tables and plots call it.
+    label: str
+    # A dynconv.models.zoo model name.
+    model: str
+    # build_model keyword arguments for every profile.
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    # Channels it is trained (and, with val_subsets="train", validated) on.
+    train_channels: str = "RGB"
+    # TrainConfig fields for every profile.
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Profile name -> TrainConfig fields (applied after `overrides`).
+    profile_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Profile name -> build_model arguments (applied after `model_kwargs`).
+    profile_model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Profile name -> why this experiment departs from the profile there (required for every
+    # profile other than "full" that has profile_overrides or profile_model_kwargs).
+    profile_reasons: Mapping[str, str] = field(default_factory=dict)
+    # How many seeds the book runs (seed, seed + 1, ...).
+    num_seeds: int = 1
+    # One sentence on why the experiment is in the book.
+    purpose: str = ""
+    # What a chapter shows of the trained model, stored in its record
+    # (dynconv.experiments.inspection).
+    inspect: str | None = None
+
+    def __post_init__(self) -> None:
+        # frozen dataclass: normalise through object.__setattr__ (read-only mappings)
+        for name in ("model_kwargs", "overrides", "profile_reasons"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        for name in ("profile_overrides", "profile_model_kwargs"):
+            value = {p: _frozen(m) for p, m in (getattr(self, name) or {}).items()}
+            object.__setattr__(self, name, MappingProxyType(value))
+        object.__setattr__(self, "train_channels", parse_channels(self.train_channels).name)
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"experiment {self.name!r}: unknown model {self.model!r}; "
+                              f"valid: {', '.join(MODEL_NAMES)}")
+        options = set(model_options(self.model))
+        kwargs = [*self.model_kwargs, *(k for m in self.profile_model_kwargs.values() for k in m)]
+        unknown = sorted(set(kwargs) - options)
+        if unknown:
+            raise ConfigError(f"experiment {self.name!r}: {self.model} does not take "
+                              f"{', '.join(unknown)}; valid: {', '.join(sorted(options))}")
+        unexplained = sorted(p for p in {*self.profile_overrides, *self.profile_model_kwargs}
+                             if p != "full" and not self.profile_reasons.get(p))
+        if unexplained:
+            raise ConfigError(f"experiment {self.name!r}: say why it departs from profile(s) "
+                              f"{', '.join(unexplained)} in profile_reasons")
+        if self.inspect is not None and self.inspect not in INSPECTIONS:
+            raise ConfigError(f"experiment {self.name!r}: unknown inspection {self.inspect!r}; "
+                              f"valid: {', '.join(INSPECTIONS)}")
+        if self.num_seeds < 1:
+            raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
+        for profile, fields in self.profile_overrides.items():  # bad fields fail here, not later
+            get_config(profile if profile in PROFILES else "ci", **self.overrides, **fields)
+        get_config("ci", **self.overrides)
+
+    def config(self, profile: str | TrainConfig = "ci", **overrides: Any) -> TrainConfig:
+        """The TrainConfig this experiment trains with under ``profile`` (plus ``overrides``)."""
+        base = get_config(profile)
+        fields = {**self.overrides, **self.profile_overrides.get(base.profile, {}), **overrides}
+        return get_config(base, **fields)
+
+    def build_kwargs(self, profile: str) -> dict[str, Any]:
+        """build_model keyword arguments under ``profile``."""
+        return {**self.model_kwargs, **self.profile_model_kwargs.get(profile, {})}
+
+    def seeds(self, profile: str | TrainConfig = "ci") -> list[int]:
+        """The seeds the book runs: the profile's seed and the next ``num_seeds - 1``."""
+        first = self.config(profile).seed
+        return [first + i for i in range(self.num_seeds)]
+
+
+def _specs(*specs: ExperimentSpec) -> Mapping[str, ExperimentSpec]:
+    names = [s.name for s in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"experiment names declared twice: {', '.join(duplicates)}")
+    return MappingProxyType({s.name: s for s in specs})
+
+
+# Part II's shared per-profile settings (see the module docstring).
+_PART2 = {"full": {"batch_size": 16}, "ci": {"max_epochs": 12}}
+_PART2_REASONS = {"ci": (
+    "the small networks learn more slowly than ResNet34: in 6 epochs the k7s2 network reached "
+    "54% on RGB against ResNet34's 84% (measured here, this profile); all three get twice "
+    "Part I's epochs, the same budget each"
+)}
+
+_ALL_SUBSETS = {"val_subsets": "all"}  # validate on the mean over the seven subsets
+# CHAMMI's four first layers (dynconv.stems.chammi), by model name.
+PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixing",
+                    "hypernet": "HyperNet", "depthwise": "Depthwise"}
+# The published design repeated over 3 seeds: the one with the highest worst-subset ratio to
+# the oracles in a first single-seed run of all four (ci profile, built-in data; chapter 11).
+BEST_PUBLISHED = "templatemixing"
+
+# v5's ablations: (name, label, what differs in build_model's arguments, what it tests).
+_V5_ABLATIONS = (
+    ("v5-no-identity", "v5 without identity", {"identity": False},
+     "no channel-identity embedding"),
+    ("v5-v4-sampling", "v5 with v4's sampling", {"sampling": "v4"},
+     "v4's per-image dropping (2/3 RGB) instead of hierarchical sampling"),
+    ("v5-batch-sampling", "v5 with per-batch sampling", {"sampling": "hierarchical-batch"},
+     "ChannelViT's hierarchical sampling drawn once per batch instead of per image"),
+    ("v5-zero-fill", "v5 with zero-fill", {"missing": "zero"},
+     "absent channels enter as zero maps instead of being dropped"),
+)
+
+EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
+    # ---- Part I: a first layer for any channel subset (chapters 2-7)
+    ExperimentSpec(
+        "resnet18", "ResNet18 (zero-fill)", "resnet18", num_seeds=3,
+        purpose="The control: a plain ResNet18 trained on RGB, missing channels zero-filled.",
+    ),
+    ExperimentSpec("v1", "v1", "v1", purpose="A kernel generated per image, RGB only.",
+                   inspect="v1_kernels"),
+    ExperimentSpec(
+        "v2", "v2", "v2",
+        purpose="One kernel generator per subset size, trained on RGB only.",
+        inspect="v2_generators",
+    ),
+    ExperimentSpec(
+        "v3", "v3", "v3",
+        profile_model_kwargs={"ci": {"anneal_epochs": 3}},
+        profile_reasons={"ci": "the ci run has 6 epochs: annealing over 10 would leave its "
+                               "last epoch at T = 15.5, far from the T = 1 of Chen et al."},
+        purpose="Dynamic convolution: attention over a kernel bank sliced by channel.",
+        inspect="v3_routing",
+    ),
+    ExperimentSpec(
+        "v4-batch", "v4 per batch", "v4",
+        model_kwargs={"drop_mode": "batch"}, overrides={"val_subsets": "all"},
+        purpose="v2 trained with random channel dropping, one subset per batch.",
+    ),
+    ExperimentSpec(
+        "v4-sample", "v4 per sample", "v4",
+        model_kwargs={"drop_mode": "sample"}, overrides={"val_subsets": "all"}, num_seeds=3,
+        purpose="v2 trained with random channel dropping, one subset per image.",
+    ),
+    # ---- A plain ResNet18 trained on one incomplete subset alone (chapter 2): per subset, what
+    # a network of this size reaches when it never has to serve any other subset
+    *(ExperimentSpec(
+        f"resnet18-on-{subset}", f"ResNet18 trained on {subset}", "resnet18",
+        train_channels=subset,
+        purpose=f"The best a ResNet18 reaches on {subset}: trained and tested on {subset} only.",
+    ) for subset in INCOMPLETE_SUBSETS),
+    # ---- Part III: one first layer for any subset (chapter 11). All serve every subset, so all
+    # are validated on the mean over the seven subsets, and all but control (a) are trained with
+    # the same hierarchical channel sampling, drawn per image (dynconv.stems.sampling), unless the
+    # name says otherwise.
+    ExperimentSpec(
+        "resnet18-sampled", "ResNet18 (zero-fill + rescale, sampled)", "resnet18",
+        model_kwargs={"sampling": "hierarchical", "rescale": True}, overrides=_ALL_SUBSETS,
+        num_seeds=3,
+        purpose="Control (b): a plain ResNet18 trained on zero-filled random subsets, present "
+                "channels scaled by 3/n (ChannelViT's zero-fill baseline).",
+    ),
+    ExperimentSpec(
+        "v5", "v5", "v5", overrides=_ALL_SUBSETS, num_seeds=3, inspect="v5_embedding",
+        purpose="This book's design: shared filter bank + channel-identity embedding + mean "
+                "over the present channels.",
+    ),
+    *(ExperimentSpec(
+        design, label, design, overrides=_ALL_SUBSETS,
+        num_seeds=3 if design == BEST_PUBLISHED else 1,
+        purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
+    ) for design, label in PUBLISHED_LABELS.items()),
+    ExperimentSpec(
+        "v4-identity", "v4 per sample + identity", "v2_identity",
+        model_kwargs={"sampling": "v4"}, overrides=_ALL_SUBSETS,
+        purpose="v4 per sample's kernel generator told WHICH channels are present (v4 knows "
+                "only how many), with v4's own per-image dropping.",
+    ),
+    *(ExperimentSpec(name, label, "v5", model_kwargs=kwargs, overrides=_ALL_SUBSETS,
+                     purpose=f"v5's ablation: {what}.")
+      for name, label, kwargs, what in _V5_ABLATIONS),
+    # ---- Part II: a small network against ResNet34 (chapter 9)
+    ExperimentSpec(
+        "resnet34", "ResNet34", "resnet34",
+        profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
+        purpose="Part II's reference network.",
+    ),
+    ExperimentSpec(
+        "small-k3s1", "small k3s1", "small_k3s1",
+        profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
+        purpose="The small attention network with the 3x3/1 stem (attention at full size).",
+    ),
+    ExperimentSpec(
+        "small-k7s2", "small k7s2", "small_k7s2",
+        profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
+        purpose="The small attention network with the 7x7/2 stem (attention at half size).",
+        inspect="part2_first_block",
+    ),
+)
+
+# The chapters' groups, in the order the book introduces them.
+PART1: tuple[str, ...] = ("resnet18", "v1", "v2", "v3", "v4-batch", "v4-sample")
+PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2")
+# Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
+SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
+    {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
+# Part III (chapter 11): v5, the published designs, the two controls (a = the Part I control).
+PUBLISHED: tuple[str, ...] = tuple(PUBLISHED_LABELS)
+PART3: tuple[str, ...] = ("v5", *PUBLISHED, "resnet18", "resnet18-sampled")
+# What identity adds to v4: v4 per sample (Part I, 3 seeds) against the same generator and the
+# same dropping told which channels are present; and v5's own ablation.
+IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
+V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
+                                 "v5-zero-fill")
+# The dynamic first layers (Part I minus the control).
+DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
+
+
+def experiment_departures(profile: str = "ci") -> list[tuple[str, str, Any, Any, str]]:
+    """``(experiment, setting, value elsewhere, value under profile, reason)`` for every
+    experiment whose settings under ``profile`` differ from its settings under ``full``."""
+    rows = []
+    for spec in EXPERIMENTS.values():
+        reason = spec.profile_reasons.get(profile, "")
+        for name, value in spec.profile_model_kwargs.get(profile, {}).items():
+            elsewhere = spec.build_kwargs("full").get(name, "default")
+            rows.append((spec.name, name, elsewhere, value, reason))
+        for name, value in spec.profile_overrides.get(profile, {}).items():
+            rows.append((spec.name, name, getattr(spec.config("full"), name), value, reason))
+    return [row for row in rows if row[2] != row[3]]
+
+
+def get_experiment(name: str | ExperimentSpec) -> ExperimentSpec:
+    """The experiment called ``name``; unknown names raise ConfigError with the valid ones."""
+    if isinstance(name, ExperimentSpec):
+        return name
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ConfigError(f"unknown experiment {name!r}; valid: {', '.join(EXPERIMENTS)}"
+                          ) from None
+
+
+def label(name: str) -> str:
+    """The table label of experiment ``name``."""
+    return get_experiment(name).label

@@ -1,0 +1,76 @@
+"""v1: a kernel generated per image for ONE channel subset fixed at construction
+(chapter ``03_v1``).
+
+The original study's v1 generated each image's first-layer kernel from its mean colour with a
+tiny hypernetwork (Ha et al., "HyperNetworks", ICLR 2017, is the general idea). Differs from
+the original: one grouped convolution instead of a per-image loop.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from dynconv.channels import RGB, ChannelSubset, parse_channels
+from dynconv.errors import ConfigError
+from dynconv.stems.common import (
+    KERNEL_SIZE,
+    STEM_CHANNELS,
+    check_input,
+    generated_kernels,
+    kernel_generator,
+    per_sample_conv,
+    per_sample_conv_loop,
+)
+
+
+class PerSampleKernelStem(nn.Module):
+    """v1: a kernel generated per image, for ONE channel subset fixed at construction.
+
+    Each image's per-channel mean (global average pool, n values) goes through
+    Linear(n -> 64*n*3*3) + Tanh; the result, reshaped to (64, n, 3, 3), is that image's
+    first-layer kernel. Called with any other subset it raises ``ConfigError``.
+
+    Differs from the original v1: the per-sample convolutions run as one grouped
+    convolution (``per_sample_conv``) instead of a Python loop (kept as
+    ``reference_forward``). The original also removed ResNet's maxpool after this stem,
+    so layer1 ran at 84x84 and the network cost 3.7x the FLOPs of the baseline; that was
+    the maxpool, not the dynamic kernel. The builder ``resnet18_v1`` keeps the maxpool
+    unless ``keep_maxpool=False``.
+    """
+
+    def __init__(
+        self,
+        channels: ChannelSubset | str = RGB,
+        *,
+        out_channels: int = STEM_CHANNELS,
+        kernel_size: int = KERNEL_SIZE,
+    ) -> None:
+        super().__init__()
+        self.channels = parse_channels(channels)
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.generator = kernel_generator(self.channels.size, out_channels, kernel_size)
+
+    def _check(self, x: Tensor, channels: ChannelSubset | None) -> None:
+        subset = check_input(x, channels, input_mode="drop")
+        if subset != self.channels:
+            raise ConfigError(
+                f"This v1 stem was built for channels {self.channels.name} and cannot run on "
+                f"{subset.name}: v1 fixes its channel subset at construction. Build another "
+                f"one (resnet18_v1(channels='{subset.name}', ...)) or use v2, v3 or v4."
+            )
+
+    def kernels(self, x: Tensor) -> Tensor:
+        """The per-sample kernels (B, 64, n, 3, 3) generated for x (B, n, H, W)."""
+        return generated_kernels(self.generator, x, self.out_channels, self.kernel_size)
+
+    def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
+        self._check(x, channels)
+        return per_sample_conv(x, self.kernels(x))  # (B, 64, H, W)
+
+    def reference_forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
+        """Same output as ``forward``, computed with one convolution per image."""
+        self._check(x, channels)
+        return per_sample_conv_loop(x, self.kernels(x))
+
+
