@@ -35,6 +35,7 @@ from torch import Tensor
 from dynconv.errors import ChannelSubsetError, ConfigError
 
 __all__ = [
+    "model_input_mode",
     "ALL_SUBSETS",
     "CHANNEL_NAMES",
     "RGB",
@@ -194,3 +195,17 @@ def apply_subset(x: Tensor, subset: str | ChannelSubset | Sequence[int], mode: I
     mask = torch.zeros(len(CHANNEL_NAMES), 1, 1, dtype=x.dtype, device=x.device)  # (3, 1, 1)
     mask[list(channels.indices)] = 1
     return x * mask  # (B, 3, H, W), absent channels = 0 = ImageNet's mean
+
+
+def model_input_mode(model: object) -> InputMode:
+    """The input mode a model declares (its ``input_mode`` attribute): ``"drop"`` for the
+    dynamic stems, ``"zero"`` for plain networks. The one check training, evaluation and the
+    cost measurements share; anything else raises :class:`~dynconv.errors.ConfigError`."""
+    mode = getattr(model, "input_mode", None)
+    if mode not in ("drop", "zero"):
+        raise ConfigError(
+            f"{type(model).__name__} has input_mode={mode!r}; every dynconv model declares "
+            f"input_mode 'drop' (dynamic stems) or 'zero' (plain networks); build models with "
+            f"dynconv.models.zoo.build_model"
+        )
+    return mode

@@ -14,6 +14,7 @@ from dynconv.evaluation.costs import (
     calflops_per_image,
     count_parameters,
     counted_flops_per_image,
+    interleaved_timings,
     measure_costs,
     time_models,
 )
@@ -139,3 +140,17 @@ def test_measure_costs_record_and_cpu_memory():
     weights_mb = record["params"] * 4 / 2**20
     assert weights_mb < record["peak_train_memory_mb"] < 2048
     assert record["counted_flops_per_image"] > record["calflops_flops_per_image"] / 2
+
+
+def test_interleaved_timings_rotate_whole_groups_and_drop_the_warmup():
+    calls: list[str] = []
+    steps = {name: (lambda n=name: calls.append(n)) for name in ("a1", "a2", "b1", "b2")}
+    times = interleaved_timings(steps, repeats=3, warmup=1, device=torch.device("cpu"),
+                                group=2)
+    assert calls == ["a1", "a2", "b1", "b2", "b1", "b2", "a1", "a2",
+                     "a1", "a2", "b1", "b2", "b1", "b2", "a1", "a2"]
+    assert {name: len(t) for name, t in times.items()} == dict.fromkeys(steps, 3)
+    assert all(t >= 0 for ts in times.values() for t in ts)
+    with pytest.raises(ConfigError, match="groups of 2"):
+        interleaved_timings({"a": lambda: None}, repeats=1, warmup=0,
+                            device=torch.device("cpu"), group=2)

@@ -56,9 +56,9 @@ from dynconv.config import get_config, resolve_device
 from dynconv.data.datasets import ImageSplit, load_dataset, make_loader
 from dynconv.errors import ConfigError, check_int
 from dynconv.evaluation.costs import (
-    _timed,
     calflops_per_image,
     counted_flops_per_image,
+    interleaved_timings,
     peak_step_memory_mb,
     peak_training_memory_mb,
     time_models,
@@ -262,27 +262,14 @@ def attention_step(fused: bool, channels: int, size: int, batch: int,
     return step, resident
 
 
-def _time_steps(steps: dict[str, Callable[[], None]], repeats: int, warmup: int,
-                device: torch.device) -> dict[str, list[float]]:
-    """Interleaved timings of several steps (each repeat runs every step once)."""
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    names = list(steps)
-    for rep in range(warmup + repeats):
-        order = names[rep % len(names):] + names[:rep % len(names)]
-        for name in order:
-            seconds = _timed(steps[name], device)  # synchronised on CUDA
-            if rep >= warmup:
-                times[name].append(seconds)
-    return times
-
-
 def _attention_rows(settings: BenchSettings, device: torch.device) -> list[dict[str, Any]]:
     shape = (settings.attention_channels, settings.attention_size, settings.attention_batch)
     memory = {path: peak_step_memory_mb(attention_step, path == "sdpa", *shape, device=device)
               for path in ("sdpa", "explicit")}
     steps = {path: attention_step(path == "sdpa", *shape, device)[0]
              for path in ("sdpa", "explicit")}
-    times = _time_steps(steps, settings.attention_repeats, 1, device)
+    times = interleaved_timings(steps, repeats=settings.attention_repeats, warmup=1,
+                                device=device)
     median = {path: statistics.median(t) for path, t in times.items()}
     spread = {path: f"{min(t):.3g}-{max(t):.3g} s" for path, t in times.items()}
     return [

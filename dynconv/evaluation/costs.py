@@ -45,7 +45,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from functools import partial
 from typing import Any
 
@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.channels import RGB, ChannelSubset, apply_subset, model_input_mode, parse_channels
 from dynconv.config import resolve_device
 from dynconv.errors import ConfigError, check_int
 
@@ -67,6 +67,7 @@ __all__ = [
     "peak_training_memory_mb",
     "peak_step_memory_mb",
     "time_models",
+    "interleaved_timings",
     "measure_costs",
 ]
 
@@ -102,8 +103,7 @@ def example_input(
     h, w = _hw(image_size)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 3, h, w, generator=gen)  # (B, 3, H, W)
-    mode = getattr(model, "input_mode", "zero")
-    x = apply_subset(x, subset, "drop" if mode == "drop" else "zero")
+    x = apply_subset(x, subset, model_input_mode(model))
     return x.to(device), subset
 
 
@@ -403,6 +403,31 @@ def _timed(fn: Callable[[], object], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def interleaved_timings(
+    steps: Mapping[Hashable, Callable[[], object]], *, repeats: int, warmup: int,
+    device: torch.device, group: int = 1,
+) -> dict[Hashable, list[float]]:
+    """Seconds of each step, all timed in one run, interleaved: every repetition runs every
+    step once, starting one group of ``group`` consecutive steps later than the repetition
+    before (a model's training and inference steps stay together with ``group=2``), so drift
+    (thermal, other users of a shared machine) hits every step alike. The first ``warmup``
+    repetitions are run and discarded; CUDA is synchronised around each step. The one timing
+    loop of the book: :func:`time_models` and the benchmark (:mod:`dynconv.bench`) use it."""
+    names = list(steps)
+    if not names or len(names) % group:
+        raise ConfigError(f"interleaved_timings needs a whole number of groups of {group} "
+                          f"steps; got {len(names)}.")
+    times: dict[Hashable, list[float]] = {name: [] for name in names}
+    groups = len(names) // group
+    for rep in range(warmup + repeats):
+        start = (rep % groups) * group
+        for name in names[start:] + names[:start]:
+            seconds = _timed(steps[name], device)
+            if rep >= warmup:
+                times[name].append(seconds)
+    return times
+
+
 def _quartiles(values: list[float]) -> tuple[float, float]:
     """(first, third) quartile of repeated timings; the value itself for a single one."""
     if len(values) < 2:
@@ -458,17 +483,14 @@ def time_models(
             model(x, subset)
 
     names = list(models)
-    train_s: dict[str, list[float]] = {name: [] for name in names}
-    infer_s: dict[str, list[float]] = {name: [] for name in names}
-    for rep in range(warmup + steps):
-        start = rep % len(names)
-        for name in names[start:] + names[:start]:  # rotate the starting model
-            model, x, subset, optimizer = prepared[name]
-            t_train = _timed(partial(_train_step, model, x, subset, optimizer), dev)
-            t_infer = _timed(partial(infer, model, x, subset), dev)
-            if rep >= warmup:
-                train_s[name].append(t_train)
-                infer_s[name].append(t_infer)
+    steps_by_phase: dict[Hashable, Callable[[], object]] = {}
+    for name in names:
+        model, x, subset, optimizer = prepared[name]
+        steps_by_phase[name, "train"] = partial(_train_step, model, x, subset, optimizer)
+        steps_by_phase[name, "infer"] = partial(infer, model, x, subset)
+    timed = interleaved_timings(steps_by_phase, repeats=steps, warmup=warmup, device=dev, group=2)
+    train_s = {name: timed[name, "train"] for name in names}
+    infer_s = {name: timed[name, "infer"] for name in names}
     table = pd.DataFrame(
         {
             "train_step_s": [statistics.median(train_s[n]) for n in names],

@@ -44,6 +44,7 @@ from dynconv.channels import (
     ALL_SUBSETS,
     ChannelSubset,
     apply_subset,
+    model_input_mode,
     parse_channels,
 )
 from dynconv.config import resolve_device
@@ -125,10 +126,7 @@ def evaluate(
         )
     if not supported:
         return {}
-    mode = getattr(model, "input_mode", None)
-    if mode not in ("drop", "zero"):
-        raise ConfigError(f"{type(model).__name__} has input_mode={mode!r}; expected 'drop' or "
-                          f"'zero' (build models with dynconv.models.zoo.build_model)")
+    mode = model_input_mode(model)
     if device is None:
         first = next(iter(model.parameters()), None)
         device = first.device if first is not None else torch.device("cpu")

@@ -32,6 +32,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,11 @@ import pandas as pd
 
 from dynconv.channels import SUBSET_NAMES
 from dynconv.errors import ConfigError
-from dynconv.evaluation.evaluate import class_report, confusion_from_predictions
+from dynconv.evaluation.evaluate import SubsetResult, class_report, confusion_from_predictions
 from dynconv.fileio import read_json
-from dynconv.provenance import write_json
+from dynconv.provenance import hardware, to_jsonable, versions, write_json
 from dynconv.stats import PairedTest, accuracy_interval, paired_test
-from dynconv.training.loop import load_model
+from dynconv.training.loop import FitResult, load_model
 
 RECORD_FORMAT = 3  # 3: inspection; 2: typed record with predictions and key; 1: untyped dict
 
@@ -124,6 +125,37 @@ class Record:
         if missing:
             raise ConfigError(f"record {data.get('name')!r} lacks {', '.join(missing)}")
         return cls(**{k: data[k] for k in names}, origin=origin, path=path)
+
+    @classmethod
+    def from_fit(cls, fit: FitResult, tests: Mapping[str, SubsetResult], *,
+                 wall_time_s: float, **fields: Any) -> Record:
+        """The one way a trained run becomes a record: what :func:`~dynconv.training.loop.fit`
+        returned (history, best epoch, stopping, device, the runtime settings), the test
+        results per subset (accuracy, loss, labels, predictions), and ``fields``: the run's
+        name, experiment, label, model, profile, seed, config, key, data, checkpoint, costs,
+        inspection and origin. The machine, versions and time of writing are read here."""
+        history = fit.history.to_dict(orient="records")
+        first = next(iter(tests.values()))
+        return cls(
+            **fields,
+            test={s: float(r.accuracy) for s, r in tests.items()},
+            test_loss={s: float(r.loss) for s, r in tests.items()},
+            test_labels=[int(v) for v in first.labels],
+            predictions={s: [int(v) for v in r.predictions] for s, r in tests.items()},
+            history=to_jsonable(history),
+            best_epoch=fit.best_epoch,
+            best_metric=fit.best_metric,
+            monitor=fit.monitor,
+            epochs_run=fit.epochs_run,
+            stopped_early=fit.stopped_early,
+            device=fit.device,
+            # the machine, and what the config's "auto" settings meant on it (and world_size)
+            hardware={**hardware(), "runtime": to_jsonable(fit.runtime)},
+            versions=versions(),
+            train_time_s=float(sum(row["seconds"] for row in history)),
+            wall_time_s=wall_time_s,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
 
     def save(self, path: str | os.PathLike) -> Record:
         """Write the record atomically as JSON; returns it with ``path`` set."""

@@ -57,7 +57,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ from dynconv.experiments.registry import ExperimentSpec, get_experiment
 from dynconv.fileio import atomic_write_json, file_lock, read_json
 from dynconv.models.zoo import build_model, builder
 from dynconv.paths import resolve_results_dir
-from dynconv.provenance import config_fingerprint, hardware, to_jsonable, versions
+from dynconv.provenance import config_fingerprint, to_jsonable
 from dynconv.training import distributed
 from dynconv.training.loop import fit, load_checkpoint
 
@@ -422,14 +421,9 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
                            image_size=config.image_size, batch_size=config.batch_size,
                            channels=subset, device=result.device)
     inspection = inspect_model(inspect, net.to("cpu"), test, config.seed)
-    history = result.history.to_dict(orient="records")
-    first = next(iter(tests.values()))
-    record = Record(
-        name=name,
-        experiment=experiment,
-        label=label,
-        model=model,
-        profile=config.profile,
+    record = Record.from_fit(
+        result, tests, wall_time_s=wall_time,
+        name=name, experiment=experiment, label=label, model=model, profile=config.profile,
         seed=config.seed,
         config={**config.to_dict(), "model_kwargs": kwargs, "train_channels": subset.name},
         key=key,
@@ -448,26 +442,7 @@ def _train_and_record(model: str, kwargs: dict[str, Any], subset: ChannelSubset,
             "full_sizes": {"train": len(bundle.train), "val": len(bundle.val),
                            "test": len(bundle.test)},
         },
-        test={s: float(r.accuracy) for s, r in tests.items()},
-        test_loss={s: float(r.loss) for s, r in tests.items()},
-        test_labels=[int(v) for v in first.labels],
-        predictions={s: [int(v) for v in r.predictions] for s, r in tests.items()},
-        history=to_jsonable(history),
-        best_epoch=result.best_epoch,
-        best_metric=result.best_metric,
-        monitor=result.monitor,
-        epochs_run=result.epochs_run,
-        stopped_early=result.stopped_early,
-        checkpoint=ckpt_path.name,
-        costs=to_jsonable(costs),
-        inspection=to_jsonable(inspection),
-        device=result.device,
-        # the machine, and what the config's "auto" settings meant on it (and world_size)
-        hardware={**hardware(), "runtime": to_jsonable(result.runtime)},
-        versions=versions(),
-        train_time_s=float(sum(row["seconds"] for row in history)),
-        wall_time_s=wall_time,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        checkpoint=ckpt_path.name, costs=to_jsonable(costs), inspection=to_jsonable(inspection),
         origin=origin,
     )
     record = record.save(record_path)

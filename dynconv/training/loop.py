@@ -53,7 +53,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from dynconv.channels import RGB, ChannelSubset, apply_subset, parse_channels
+from dynconv.channels import RGB, ChannelSubset, apply_subset, model_input_mode, parse_channels
 from dynconv.config import RUNTIME_FIELDS, TrainConfig
 from dynconv.errors import ConfigError
 from dynconv.evaluation.evaluate import evaluable_subsets
@@ -149,7 +149,7 @@ def fit(
         raise ConfigError(f"config must be a TrainConfig (see dynconv.config.get_config), "
                           f"got {type(config).__name__}")
     subset = parse_channels(train_channels)
-    input_mode = _input_mode(model)
+    input_mode = model_input_mode(model)
     if stop_after_epoch is not None and stop_after_epoch < 1:
         raise ConfigError(f"stop_after_epoch must be >= 1 or None, got {stop_after_epoch!r}")
     env, device = distributed.setup(config.device)  # (None, the device) outside torchrun
@@ -428,17 +428,6 @@ def _num_batches(loader: Any, max_steps: int | None) -> int | None:
     except TypeError:
         return max_steps
     return n if max_steps is None else min(n, max_steps)
-
-
-def _input_mode(model: nn.Module) -> str:
-    mode = getattr(model, "input_mode", None)
-    if mode not in ("drop", "zero"):
-        raise ConfigError(
-            f"{type(model).__name__} has input_mode={mode!r}; every dynconv model declares "
-            f"input_mode 'drop' (dynamic stems) or 'zero' (plain networks); build models with "
-            f"dynconv.models.zoo.build_model"
-        )
-    return mode
 
 
 def _temperature(model: nn.Module) -> float | None:
