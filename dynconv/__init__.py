@@ -1,28 +1,27 @@
 """dynconv: the shared package of the book *Dynamic Convolutions for Variable Input Channels*.
 
-Every chapter imports from here; no chapter defines a model or a training loop. The modules,
-one concept each:
+Every chapter imports from here; no chapter defines a model or a training loop. The folders
+follow the study, lowest layer first; a module imports only from its own layer or lower ones
+(``tests/test_layout.py``; the book's architecture page):
 
-- data: ``channels`` (channel subsets, drop / zero-fill), ``data`` (the original list format,
-  validation, decoding cache), ``shapes`` (the built-in dataset);
-- models: ``resnet`` (ResNet18/34 with the original stem), ``stems`` (v1-v4 first layers),
-  ``blocks`` (SE, SAGAN attention, RRDB), ``small_net`` (Part II), ``zoo`` (build by name),
-  ``errata`` (the original's bugs, kept for demonstration);
-- training: ``config`` (profiles), ``train`` (fit), ``distributed`` (several GPUs under
-  torchrun), ``evaluate``, ``costs`` (params, FLOPs, memory, time);
-- results: ``registry`` (every experiment of the book, declared once), ``experiment`` (train
-  or load, keyed by configuration, data content and code), ``records`` (the typed record),
-  ``stats`` (intervals and paired tests), ``results`` (JSON, hardware, versions), ``paths``
-  and ``fileio`` (where things live, atomic writes, locks); ``python -m
-  dynconv.experiments.launch`` trains
-  or loads one experiment from a shell;
-- the book: ``chapter`` (what every chapter does first), ``tables`` (pure tables and
-  sentences), ``plots``, ``widgets``, ``reported`` (the original study's numbers).
+- base modules: ``channels`` (channel subsets, drop / zero-fill, the input-mode check),
+  ``config`` (profiles), ``errors``, ``paths``, ``fileio`` (atomic writes, locks),
+  ``provenance`` (JSON, hardware, versions), ``stats`` (intervals and paired tests);
+- ``data/``: the original list format, the dataset's identity and decode cache, the built-in
+  shapes;
+- ``stems/``: the first layers, one file per design (v1 to v5, the CHAMMI four, the original's
+  buggy v3) and the channel-sampling rule;
+- ``models/``: ResNet18/34, the Part II network and its blocks, the zoo (build by name);
+- ``evaluation/``: accuracy per subset and costs (parameters, FLOPs, memory, time);
+- ``training/``: ``fit`` and its checkpoints, several GPUs under torchrun;
+- ``experiments/``: the registry of every experiment, ``run`` (train or load, keyed by
+  configuration, data content and code), the typed record, ``python -m
+  dynconv.experiments.launch``;
+- ``book/``: what the chapters call (tables, sentences, plots, widgets, the original's
+  numbers); ``bench/``: the benchmark; ``booktools/``: the build and the site check. Nothing in
+  the library imports these three.
 
-The build and site tooling lives in ``dynconv.booktools``, which nothing here imports.
-
-``dynconv.evaluation.costs`` imports calflops (and with it transformers), which is slow: import it
-explicitly where needed.
+The names below are what the README shows: ``from dynconv import build_model, run, ...``.
 """
 
 from dynconv.channels import ALL_SUBSETS, RGB, ChannelSubset, apply_subset, parse_channels

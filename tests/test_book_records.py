@@ -55,13 +55,13 @@ def test_shipped_records_that_are_stale_stop_the_build_and_say_how_to_refresh(
         fake_build, tmp_path):
     state, calls = fake_build
     state["plan"] = _planned(tmp_path, ("resnet18", None),
-                             ("v5", "the code changed (embedding_stem.py)"))
+                             ("v5", "the code changed (stems/v5.py)"))
     for mode in ("auto", "check"):
         with pytest.raises(StaleRecordsError) as error:
             prepare(records=mode)
         text = str(error.value)
         assert "1 of the book's records" in text
-        assert "v5, seed 42: the code changed (embedding_stem.py)" in text
+        assert "v5, seed 42: the code changed (stems/v5.py)" in text
         assert 'make book RETRAIN="v5"' in text and "about 1 min 00 s" in text
     assert calls == []  # nothing trained
 

@@ -1,1 +1,13 @@
-"""book"""
+"""What the chapters call: each notebook cell is one short call into these modules.
+
+- :mod:`~dynconv.book.chapter`: ``chapter.start`` and the helpers every chapter shares;
+- :mod:`~dynconv.book.tables` and :mod:`~dynconv.book.sentences`: the tables and the
+  sentences a chapter states, computed from records (tested, never typed into a notebook);
+- :mod:`~dynconv.book.plots` and :mod:`~dynconv.book.widgets`: figures and explorers;
+- :mod:`~dynconv.book.reported`: what the original study reported, typed once from its report;
+- :mod:`~dynconv.book.robustness`: Part III's comparisons against per-subset oracles;
+- :mod:`~dynconv.book.realphotos`: the sections computed from the real-photo records;
+- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place.
+
+Nothing in the library imports this package.
+"""

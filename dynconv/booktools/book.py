@@ -44,6 +44,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 import dynconv
 from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
 from dynconv.config import PROFILES
@@ -56,6 +58,7 @@ from dynconv.paths import (
     find_book_root,
     shown_path,
 )
+from dynconv.provenance import hardware_label
 
 # This subpackage's folder name inside `dynconv`: its sources are not part of a chapter's key.
 TOOLS_SUBPACKAGE = "booktools"
@@ -313,10 +316,6 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike, *,
                        planned: Sequence[PlannedRun] = ()) -> Path:
     """Write the build report (``book/build-report.md``) to ``path``: each chapter's execution
     time and what produced it, and which records this build trained or loaded."""
-    import torch
-
-    from dynconv.provenance import hardware_label
-
     lines = [
         "# Build report",
         "",

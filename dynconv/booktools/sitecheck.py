@@ -28,6 +28,8 @@ import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dynconv.booktools.book import BookRootError, find_root
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -177,8 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.site is None:
-        from dynconv.booktools.book import BookRootError, find_root
-
         try:
             args.site = find_root(args.root) / "_build" / "html"
         except BookRootError as error:

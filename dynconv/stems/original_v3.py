@@ -30,13 +30,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynconv.channels import ChannelSubset, parse_channels
-from dynconv.models.resnet import DynamicStemResNet
 from dynconv.stems.common import check_input, per_sample_conv
 
 __all__ = [
     "ORIGINAL_TEMPERATURE",
     "OriginalV3DynamicConv",
-    "resnet18_original_v3",
     "original_hidden_width",
     "original_kernel_slices",
     "identity_kernel_slices",
@@ -123,8 +121,3 @@ class OriginalV3DynamicConv(nn.Module):
         mixed = mixed.view(b, self.out_channels, 3, k, k)  # (B, 64, 3, 3, 3)
         # BUG (kept on purpose): the first n input slices, whichever channels x holds.
         return per_sample_conv(x, mixed[:, :, :n])  # (B, 64, H, W)
-
-
-def resnet18_original_v3(*, num_classes: int) -> DynamicStemResNet:
-    """ResNet18 with ``OriginalV3DynamicConv`` as its stem (for the errata chapter)."""
-    return DynamicStemResNet(OriginalV3DynamicConv(), num_classes=num_classes)

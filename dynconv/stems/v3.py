@@ -107,7 +107,8 @@ class DynamicConvStem(nn.Module):
     Differs from Chen et al.: they make every conv of the network dynamic and keep the
     7x7 stem static; here only the first layer is dynamic. Routing input also carries a
     channel-presence mask. No per-kernel bias.
-    Differs from the original v3 (the report credits "Wu et al."; see ``dynconv.errata``):
+    Differs from the original v3 (the report credits "Wu et al."; see
+    ``dynconv.stems.original_v3``):
     the routing layers are built once and trained (the original rebuilt them at random
     every call), the hidden width is max(4, ...) not 1, the temperature is annealed
     30 -> 1 (the original kept 34, a near-uniform softmax), and input slices are chosen

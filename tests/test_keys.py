@@ -2,7 +2,7 @@
 (dynconv.experiments.runner).
 
 Edits are simulated through ``codekey.read_source`` (the one place a module's text is read),
-so nothing on disk changes; ``test_experiment.py`` edits a copy of the package for real.
+so nothing on disk changes; ``test_runner.py`` edits a copy of the package for real.
 """
 
 from __future__ import annotations
