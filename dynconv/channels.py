@@ -13,10 +13,9 @@ ways (an :data:`InputMode`):
   black and not this dataset's mean. This is the obvious control the original study never
   ran: a plain ResNet18 fed zero-filled channels.
 
-How this differs from the original study: the original passed index lists such as ``[0, 1]``
-and called index 0 "R", but it read images with OpenCV, whose channel order is B, G, R, so its
-"R" was really blue. Here index 0 is red (the loader in :mod:`dynconv.data.datasets` keeps PIL's
-R, G, B
+How this differs from the original study: the original passed index lists such as ``[0, 1]`` and
+called index 0 "R", but it read images with OpenCV, whose channel order is B, G, R, so its "R" was
+really blue. Here index 0 is red (the loader in :mod:`dynconv.data.datasets` keeps PIL's R, G, B
 order) and subsets are named by letter as well as by index.
 
 Chapter: 01_data (subsets and the two input modes), 02_baseline (the zero-fill control).

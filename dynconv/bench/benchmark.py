@@ -1,8 +1,7 @@
 """One benchmark, one run: what every first layer, the attention and the loader cost, as ratios.
 
 Chapter: ``08_costs``. Run it with ``python -m dynconv.bench.benchmark`` (``make bench``);
-``--json PATH``
-writes the rows.
+``--json PATH`` writes the rows.
 
 Every number is measured in the same run as the number it is divided by, so drift of a shared
 machine (other users, heat) cancels in the ratio; timings are medians of interleaved repeats
@@ -12,9 +11,9 @@ machine (other users, heat) cancels in the ratio; timings are medians of interle
 * ``stem/<variant>`` against ``resnet18`` (the original study's 3x3/1 stem, same input, same
   batch): ``flops_calflops``, ``flops_counter`` (FLOPs per image, the two counters of
   :mod:`dynconv.evaluation.costs`), ``train_step_s``, ``infer_img_per_s``, ``peak_mem_mb``, for
-  every first
-  layer of the book: v1..v5, v4 told the channel identity (``v2_identity``) and CHAMMI's four
-  (Part III's networks without their training-time channel sampling, see ``_build``);
+  every first layer of the book: v1..v5, v4 told the channel identity (``v2_identity``) and
+  CHAMMI's four (Part III's networks without their training-time channel sampling, see
+  ``_build``);
 * ``loop/<variant>`` against ``stem/<variant>``: ``train_step_s`` of the same network with its
   stem's batching trick replaced by the plain computation it stands for
   (``reference_forward``: one convolution per image for v1-v3, per channel for v5 and
@@ -241,10 +240,9 @@ def attention_step(fused: bool, channels: int, size: int, batch: int,
     """One SelfAttention forward + backward, and the bytes it holds before the step.
 
     A step factory for :func:`dynconv.evaluation.costs.peak_step_memory_mb`. The block gets its
-    input
-    and the gradient of its output from outside (as inside a network: ``grad_out`` stands for
-    what the layers after it send back); both, and the weights, are the resident bytes.
-    gamma is set to 0.5 so the attention itself (not only the residual) is differentiated.
+    input and the gradient of its output from outside (as inside a network: ``grad_out`` stands for
+    what the layers after it send back); both, and the weights, are the resident bytes. gamma is set
+    to 0.5 so the attention itself (not only the residual) is differentiated.
     """
     torch.manual_seed(0)
     block = SelfAttention(channels, fused=fused).to(device)

@@ -103,8 +103,7 @@ def original_v3_facts() -> str:
 
 def empty_folder_error(image_size: int) -> str:
     """The named error :func:`dynconv.data.datasets.load_dataset` gives for a folder with no list
-    files
-    (chapter 1)."""
+    files (chapter 1)."""
     with tempfile.TemporaryDirectory() as empty:
         try:
             load_dataset(empty, image_size=image_size)

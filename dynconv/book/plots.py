@@ -277,8 +277,7 @@ def plot_trained_blocks(images: torch.Tensor, inspection: Mapping[str, Any],
 
     ``images``: normalised (B, 3, H, W); ``inspection``: what
     :func:`dynconv.experiments.inspection.part2_first_block` stored for them (``received``: (B, N)
-    the
-    attention each position receives, averaged over all queries; ``gates``: (B, C); ``size``:
+    the attention each position receives, averaged over all queries; ``gates``: (B, C); ``size``:
     (H', W'); ``gamma``). One row per image: the image; where the block looks (upsampled to
     the image); and the 64 SE gates for this image (an untrained block keeps every gate close
     to 0.5: between 0.47 and 0.53 for the default initialisation).
@@ -319,8 +318,7 @@ def plot_channel_embedding(embedding: Mapping[str, Any]) -> Figure:
 
     ``embedding``: ``{"scale": (3, 64), "shift": (3, 64)}``, as
     :func:`dynconv.experiments.inspection.v5_embedding` stores it in the record (or a v5 stem's
-    tensors).
-    """
+    tensors). """
     scale = np.asarray(torch.as_tensor(embedding["scale"]).detach().cpu())  # (3, 64)
     shift = np.asarray(torch.as_tensor(embedding["shift"]).detach().cpu())  # (3, 64)
     order = np.argsort(-(scale.max(axis=0) - scale.min(axis=0)))

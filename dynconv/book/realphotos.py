@@ -12,12 +12,11 @@ the book, so what ships is the record of every experiment trained on them (``ci`
 fingerprint).
 
 This module finds those records without the photos: the dataset's identity (name, image size,
-fingerprint) is read from the records themselves (:func:`shipped_identity`), and each record is
-then checked exactly as :func:`dynconv.experiments.runner.locate` checks one, against the key
-this code would give it with that fingerprint
-(:func:`dynconv.experiments.runner.find_record`). A record trained by older code is
-never shown: the section says which records are stale and how to retrain them
-(``make records DATA_DIR=/path/to/mini-imagenet-objects``).
+fingerprint) is read from the records themselves (:func:`shipped_identity`), and each record is then
+checked exactly as :func:`dynconv.experiments.runner.locate` checks one, against the key this code
+would give it with that fingerprint (:func:`dynconv.experiments.runner.find_record`). A record
+trained by older code is never shown: the section says which records are stale and how to retrain
+them (``make records DATA_DIR=/path/to/mini-imagenet-objects``).
 
 The ``*_section`` functions are the chapters' real-photo cells: each displays its tables and
 sentences, computed from these records with the same functions the chapter uses on the

@@ -2,10 +2,9 @@
 
 Chapter: ``11_part3``.
 
-The yardstick of Part III is the per-subset *oracle*: a plain ResNet18 trained and tested on
-one subset alone (:data:`dynconv.experiments.registry.SUBSET_TRAINED`; on RGB the Part I control).
-A model
-that serves every subset is scored by ``ratio = accuracy / oracle accuracy`` per subset, and
+The yardstick of Part III is the per-subset *oracle*: a plain ResNet18 trained and tested on one
+subset alone (:data:`dynconv.experiments.registry.SUBSET_TRAINED`; on RGB the Part I control). A
+model that serves every subset is scored by ``ratio = accuracy / oracle accuracy`` per subset, and
 by its WORST ratio: a first layer "for any subset" is only as good as its worst subset.
 
 Like :mod:`dynconv.book.tables`, every function is a pure function of records: nothing is
@@ -96,8 +95,7 @@ def worst_ratio(table: pd.DataFrame) -> pd.Series:
 def cost_table(runs: Mapping[str, Sequence[Record]], timing: pd.DataFrame) -> pd.DataFrame:
     """Parameters and counted FLOPs per image (from the records, this run) beside the
     training-step time measured side by side (``timing``: dynconv.evaluation.costs.time_models,
-    indexed
-    by the same names, with ``train_step_ratio``)."""
+    indexed by the same names, with ``train_step_ratio``)."""
     rows = {}
     for model, records in runs.items():
         cost = records[0].costs

@@ -1,8 +1,7 @@
 """The tables the chapters show, as small pure functions of records.
 
-Every function here takes :class:`~dynconv.experiments.records.Record` values (or plain numbers)
-and returns
-a DataFrame: nothing is trained, displayed or read from disk, so each is tested on hand-made
+Every function here takes :class:`~dynconv.experiments.records.Record` values (or plain numbers) and
+returns a DataFrame: nothing is trained, displayed or read from disk, so each is tested on hand-made
 records (``tests/test_tables.py``). :mod:`dynconv.book.chapter` displays them; the sentences that
 read them are :mod:`dynconv.book.sentences`.
 
@@ -257,8 +256,8 @@ def provenance_table(records: Mapping[str, Record]) -> pd.DataFrame:
     what, and whether this build loaded it (from which file) or trained it.
 
     Narrow enough for a page: the settings are the experiment's
-    (:mod:`dynconv.experiments.registry`),
-    and the data and folder, shared by every row, are in :func:`provenance_caption`.
+    (:mod:`dynconv.experiments.registry`), and the data and folder, shared by every row, are in
+    :func:`provenance_caption`.
     """
     rows = {
         label: {
@@ -313,8 +312,7 @@ BENCH_SHORT_NAMES: Mapping[str, str] = {
 
 def generator_change_table(inspection: Mapping[str, Any]) -> pd.DataFrame:
     """Chapter 4's table from v2's record (:func:`dynconv.experiments.inspection.v2_generators`):
-    per
-    generator (its number of input channels n), the largest change of a weight in training."""
+    per generator (its number of input channels n), the largest change of a weight in training."""
     change = inspection["generator_change"]
     return pd.DataFrame({"max |trained - initial| weight": list(change.values())},
                         index=pd.Index([f"generator n={n}" for n in change], name="generator"))
@@ -322,8 +320,7 @@ def generator_change_table(inspection: Mapping[str, Any]) -> pd.DataFrame:
 
 def drop_vs_zero_table(inspection: Mapping[str, Any]) -> pd.DataFrame:
     """Chapter 5's table from v3's record (:func:`dynconv.experiments.inspection.v3_routing`): per
-    subset,
-    in the book's order, the largest difference between dropping and zero-filling."""
+    subset, in the book's order, the largest difference between dropping and zero-filling."""
     table = pd.DataFrame(inspection["drop_vs_zero"]).T
     order = [s for s in SUBSET_NAMES if s in table.index]
     columns = ["same mixed kernel", "routing weights", "whole stem"]

@@ -15,11 +15,10 @@ editable checkout and from a wheel.
 Execution is skipped for a chapter whose source notebook, library sources and parameters are
 unchanged since its last successful run (a key stored in ``book/chapters/.build-keys.json``), so a
 second ``make book`` with nothing changed only re-renders. The library sources are the ``*.py``
-files of the imported ``dynconv`` package, without this ``booktools`` subpackage: editing the
-build tooling or the site check does not execute the chapters again. Experiments inside a chapter
-are cached separately by their configuration (see :mod:`dynconv.experiments.runner`). A failing
-cell fails
-the build. The chapters' kernels get ``DYNCONV_RESULTS_DIR=<book root>/results``, unless the
+files of the imported ``dynconv`` package, without this ``booktools`` subpackage: editing the build
+tooling or the site check does not execute the chapters again. Experiments inside a chapter are
+cached separately by their configuration (see :mod:`dynconv.experiments.runner`). A failing cell
+fails the build. The chapters' kernels get ``DYNCONV_RESULTS_DIR=<book root>/results``, unless the
 variable is already set (then its value, made absolute).
 
 Nothing here is downloaded at run time except the vendored npm packages, fetched once from the npm

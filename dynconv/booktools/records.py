@@ -8,8 +8,7 @@ the
    any chapter executes, and the chapters find the decoded images in the cache;
 2. looks up the record of every experiment and seed of :mod:`dynconv.experiments.registry` under the
    profile and data (:func:`dynconv.experiments.runner.locate`: keys only, nothing decoded or
-   trained);
-3. checks the shipped real-photo records that six chapters show beside this data's
+   trained); 3. checks the shipped real-photo records that six chapters show beside this data's
    (:mod:`dynconv.book.realphotos`; a stale one stops ``records="check"``, elsewhere those
    sections say why they are not shown);
 4. trains what is stale or missing, or stops. ``records="check"`` (CI) stops at once, naming

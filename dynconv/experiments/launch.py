@@ -2,10 +2,9 @@
 
 ::
 
-    python -m dynconv.experiments.launch v5 --profile ci --seed 1
-    python -m dynconv.experiments.launch resnet18 --profile full --data-dir /data/mini-imagenet
-    torchrun --nproc_per_node=2 -m dynconv.experiments.launch v5 --profile full     # one run, two
-    GPUs
+    python -m dynconv.experiments.launch v5 --profile ci --seed 1 python -m
+    dynconv.experiments.launch resnet18 --profile full --data-dir /data/mini-imagenet torchrun
+    --nproc_per_node=2 -m dynconv.experiments.launch v5 --profile full     # one run, two GPUs
     CUDA_VISIBLE_DEVICES=1 python -m dynconv.experiments.launch v5 --seed 1 &        # one run per
     GPU
 

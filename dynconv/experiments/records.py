@@ -16,8 +16,7 @@ A record keeps the test labels once and every subset's predictions, image by ima
   (:meth:`Record.confusion`, :meth:`Record.class_report`) instead of being stored.
 
 ``key`` is what decides whether the record may be reused (see :mod:`dynconv.experiments.runner`):
-the
-configuration's hash, the data's fingerprint and a digest of the source of every module that
+the configuration's hash, the data's fingerprint and a digest of the source of every module that
 computes the numbers.
 
 How this differs from the original study: the original kept the best weights in memory and

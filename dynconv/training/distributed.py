@@ -185,9 +185,8 @@ def shard_train_loader(loader: Any, config: TrainConfig, env: DistEnv, *,
     """``loader``'s dataset, shuffled by a DistributedSampler, ``batch_size // world`` a rank.
 
     Call ``loader.sampler.set_epoch(epoch)`` at every epoch's start
-    (:func:`dynconv.training.loop.fit`
-    does). The sampler pads the last images of an epoch with repeats so that every rank takes
-    the same number of steps, as DistributedDataParallel needs.
+    (:func:`dynconv.training.loop.fit` does). The sampler pads the last images of an epoch with
+    repeats so that every rank takes the same number of steps, as DistributedDataParallel needs.
     """
     dataset = _dataset_of(loader, "training")
     if config.batch_size < env.world_size:
