@@ -26,7 +26,7 @@ from dynconv.stems.chammi import (
     chammi_stem,
 )
 from dynconv.stems.sampling import ChannelSampler, sample_subset
-from dynconv.stems.v2 import IdentityKernelStem
+from dynconv.stems.v4 import IdentityKernelStem
 from dynconv.stems.v5 import ChannelEmbeddingStem
 
 R, G, B, RG, GB = (parse_channels(s) for s in ("R", "G", "B", "RG", "GB"))
@@ -226,8 +226,9 @@ def test_part3_experiments_share_the_sampling_and_the_validation():
         assert model.sampler.mode == expected, name
     # the identity pair differs in the identity only: same dropping rule and probability
     v4 = build_model("v4", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[0]].model_kwargs)
-    v4_id = build_model("v2_identity", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[1]].model_kwargs)
-    assert (v4.conv1.drop_mode, v4.conv1.drop_prob) == ("sample", v4_id.sampler.drop_prob)
+    v4_id = build_model("v4_identity", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[1]].model_kwargs)
+    assert repr(v4.sampler) == repr(v4_id.sampler) == "ChannelSampler('v4', drop_prob=0.5)"
+    assert type(v4.conv1).__name__ == "SubsetSizeKernelStem"
     assert len(PUBLISHED) == 4
     assert [EXPERIMENTS[n].num_seeds for n in ("v5", "resnet18-sampled")] == [3, 3]
     assert sum(EXPERIMENTS[n].num_seeds == 3 for n in PUBLISHED) == 1

@@ -18,11 +18,11 @@ from dynconv.stems.original_v3 import (
     original_kernel_slices,
     softmax_entropy_at_temperature,
 )
-from dynconv.stems.sampling import sample_subset
+from dynconv.stems.sampling import ChannelSampler, sample_subset
 from dynconv.stems.v1 import PerSampleKernelStem
 from dynconv.stems.v2 import SubsetSizeKernelStem
 from dynconv.stems.v3 import DynamicConvStem
-from dynconv.stems.v4 import ChannelDropStem
+from dynconv.stems.v4 import IdentityKernelStem, v4_sampling
 
 NUM_CLASSES = 5
 RG, GB, R = parse_channels("RG"), parse_channels("GB"), parse_channels("R")
@@ -30,8 +30,9 @@ RG, GB, R = parse_channels("RG"), parse_channels("GB"), parse_channels("R")
 
 @pytest.mark.parametrize(
     "stem",
-    [PerSampleKernelStem(RGB), PerSampleKernelStem(GB), SubsetSizeKernelStem(), DynamicConvStem()],
-    ids=["v1-RGB", "v1-GB", "v2", "v3"],
+    [PerSampleKernelStem(RGB), PerSampleKernelStem(GB), SubsetSizeKernelStem(), DynamicConvStem(),
+     IdentityKernelStem()],
+    ids=["v1-RGB", "v1-GB", "v2", "v3", "v4-identity"],
 )
 def test_grouped_conv_equals_loop(stem):
     torch.manual_seed(0)
@@ -44,11 +45,9 @@ def test_grouped_conv_equals_loop(stem):
         torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("stem_cls", [SubsetSizeKernelStem, ChannelDropStem])
-def test_generator_of_the_right_size_is_used(stem_cls):
+def test_generator_of_the_right_size_is_used():
     torch.manual_seed(0)
-    stem = stem_cls()  # ChannelDropStem in eval mode: no dropping
-    stem.eval()
+    stem = SubsetSizeKernelStem()
     for subset in (RGB, RG, GB, R, parse_channels("B")):
         stem.zero_grad(set_to_none=True)
         stem(torch.randn(2, subset.size, 8, 8), subset).sum().backward()
@@ -57,32 +56,81 @@ def test_generator_of_the_right_size_is_used(stem_cls):
             assert got == (key == str(subset.size)), (subset.name, key)
 
 
-def test_v4_train_without_dropping_equals_v2():
+# ---- v4: v2's stem inside a model whose sampler follows v4's rule ----------------------------
+def _draws_seen(model, monkeypatch) -> list[list[str]]:
+    """Runs nothing itself: records the subsets the model's sampler hands its stem."""
+    seen: list[list[str]] = []
+    run_drop = ChannelSampler.run_drop
+
+    def recording(x, present, draws, fn):
+        seen.append([d.name for d in draws])
+        return run_drop(x, present, draws, fn)
+
+    monkeypatch.setattr(ChannelSampler, "run_drop", staticmethod(recording))
+    return seen
+
+
+# The draws the v4 stem (ChannelDropStem, which sampled inside the stem) made before v4 moved to
+# the model-level sampler: torch.manual_seed(0), then per step a batch torch.rand(4, n, 8, 8)
+# and a training forward. The move keeps every draw, so the v4 records keep their meaning.
+PINNED_V4_DRAWS = {
+    ("batch", "RGB"): ["RGB", "RGB", "RGB", "RGB", "RGB", "RG", "RGB", "G"],
+    ("sample", "RGB"): ["RGB RGB RGB RGB", "RGB G R RGB", "RGB RGB RGB RGB", "RGB GB RGB GB"],
+    ("sample", "RB"): ["RB RB RB B", "B B RB RB", "R RB B RB", "RB RB B RB"],
+}
+
+
+@pytest.mark.parametrize(("drop_mode", "present"), list(PINNED_V4_DRAWS))
+def test_v4_draws_are_pinned_to_the_stems_before_the_move(drop_mode, present, monkeypatch):
+    model = build_model("v4", num_classes=NUM_CLASSES, drop_mode=drop_mode).train()
+    seen = _draws_seen(model, monkeypatch)
+    subset = parse_channels(present)
     torch.manual_seed(0)
-    stem = ChannelDropStem(drop_prob=0.0).train()
-    x = torch.randn(2, 3, 8, 8)
-    torch.testing.assert_close(stem(x, RGB), SubsetSizeKernelStem.forward(stem, x, RGB))
+    for _ in PINNED_V4_DRAWS[drop_mode, present]:
+        model(torch.rand(4, subset.size, 8, 8), subset)
+    got = [" ".join(d) if drop_mode == "sample" else d[0] for d in seen]
+    assert got == PINNED_V4_DRAWS[drop_mode, present]
+    if drop_mode == "batch":
+        assert all(len(set(d)) == 1 for d in seen)  # one draw for the whole batch
+
+
+def test_v4_without_dropping_trains_as_v2(monkeypatch):
+    torch.manual_seed(0)
+    model = build_model("v4", num_classes=NUM_CLASSES, drop_prob=0.0)
+    assert not model.sampler.active
+    seen = _draws_seen(model, monkeypatch)
+    model.train()(torch.randn(2, 3, 8, 8), RGB)
+    assert seen == []  # the stem ran on what it was given
+    assert type(model.conv1) is SubsetSizeKernelStem
 
 
 def test_v4_sample_mode_puts_outputs_back_in_order():
-    stem = ChannelDropStem(drop_prob=1.0, drop_mode="sample").train()
+    stem = SubsetSizeKernelStem()
+    sampler = ChannelSampler(v4_sampling("sample"), drop_prob=1.0)
     x = torch.randn(6, 3, 8, 8)
     torch.manual_seed(3)
-    out = stem(x, RGB)
-    torch.manual_seed(3)  # replay the same draws
-    draws = [stem._draw(RGB) for _ in range(6)]
+    draws = sampler.draws(RGB, 6)
     assert len(set(draws)) > 1, "seed should give several different subsets"
+    out = ChannelSampler.run_drop(x, RGB, draws, stem)
     for i, kept in enumerate(draws):
         xi = x[i : i + 1, list(kept.indices)]  # (1, k, H, W)
-        expected = SubsetSizeKernelStem.forward(stem, xi, kept)
-        torch.testing.assert_close(out[i : i + 1], expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(out[i : i + 1], stem(xi, kept), atol=1e-5, rtol=1e-5)
 
 
 def test_v4_options_are_checked():
     with pytest.raises(ConfigError, match="batch, sample"):
-        ChannelDropStem(drop_mode="channel")
-    with pytest.raises(ConfigError):
-        ChannelDropStem(drop_prob=1.5)
+        build_model("v4", num_classes=NUM_CLASSES, drop_mode="channel")
+    with pytest.raises(ConfigError, match="drop_prob"):
+        build_model("v4", num_classes=NUM_CLASSES, drop_prob=1.5)
+
+
+def test_v4_draw_frequencies_match_the_rule():
+    shares = ChannelSampler("v4").draw_frequencies(RGB, draws=9_000)
+    assert list(shares)[0] == "RGB" and abs(shares["RGB"] - 2 / 3) < 0.02
+    assert all(abs(shares[s.name] - 1 / 18) < 0.012 for s in ALL_SUBSETS if s != RGB)
+    state = torch.random.get_rng_state()
+    ChannelSampler("hierarchical").draw_frequencies(RGB, draws=10)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global RNG is restored
 
 
 def test_hierarchical_sampling():

@@ -11,7 +11,7 @@ machine (other users, heat) cancels in the ratio; timings are medians of interle
 * ``stem/<variant>`` against ``resnet18`` (the original study's 3x3/1 stem, same input, same
   batch): ``flops_calflops``, ``flops_counter`` (FLOPs per image, the two counters of
   :mod:`dynconv.evaluation.costs`), ``train_step_s``, ``infer_img_per_s``, ``peak_mem_mb``, for
-  every first layer of the book: v1..v5, v4 told the channel identity (``v2_identity``) and
+  every first layer of the book: v1..v5, v4 + identity (``v4_identity``) and
   CHAMMI's four (Part III's networks without their training-time channel sampling, see
   ``_build``);
 * ``loop/<variant>`` against ``stem/<variant>``: ``train_step_s`` of the same network with its
@@ -95,7 +95,7 @@ __all__ = [
 
 BASELINE = "resnet18"
 # Every first layer of the book, by dynconv.models.zoo name.
-STEM_VARIANTS: tuple[str, ...] = ("v1", "v2", "v3", "v4", "v2_identity", "v5", "sliceparam",
+STEM_VARIANTS: tuple[str, ...] = ("v1", "v2", "v3", "v4", "v4_identity", "v5", "sliceparam",
                                   "templatemixing", "hypernet", "depthwise")
 # Stems with a batching trick and the plain computation it replaces (``reference_forward``).
 # v4 runs v2's kernels (its dropping has no plain twin), so v2 stands for it.

@@ -36,6 +36,7 @@ would include.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import io
@@ -45,7 +46,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -124,11 +125,24 @@ def _model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+@contextlib.contextmanager
+def _counting(model: nn.Module, image_size: ImageSize, channels: ChannelSubset | str | None,
+              batch_size: int) -> Iterator[tuple[Tensor, ChannelSubset]]:
+    """What both FLOP counters run in: an example batch on the model's device, eval mode and
+    no gradients; the model's train/eval mode is restored afterwards, even after an error."""
+    x, subset = example_input(model, image_size=image_size, channels=channels,
+                              batch_size=batch_size, device=_model_device(model))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield x, subset
+    finally:
+        model.train(was_training)
+
+
 def calflops_per_image(
-    model: nn.Module,
-    *,
-    image_size: ImageSize,
-    channels: ChannelSubset | str | None = RGB,
+    model: nn.Module, *, image_size: ImageSize, channels: ChannelSubset | str | None = RGB,
     batch_size: int = 1,
 ) -> dict[str, float]:
     """calflops' count for one forward pass in eval mode, divided by ``batch_size``.
@@ -141,27 +155,18 @@ def calflops_per_image(
     """
     from calflops.calculate_pipline import CalFlopsPipline  # slow import (transformers)
 
-    x, subset = example_input(
-        model,
-        image_size=image_size,
-        channels=channels,
-        batch_size=batch_size,
-        device=_model_device(model),
-    )
-    wrapper = _WithChannels(model, subset)
-    was_training = model.training
-    model.eval()
-    pipeline = CalFlopsPipline(model=wrapper, include_backPropagation=False, compute_bp_factor=2.0)
-    pipeline.start_flops_calculate(ignore_list=None)
-    try:
-        with torch.no_grad():
+    with _counting(model, image_size, channels, batch_size) as (x, subset):
+        wrapper = _WithChannels(model, subset)
+        pipeline = CalFlopsPipline(model=wrapper, include_backPropagation=False,
+                                   compute_bp_factor=2.0)
+        pipeline.start_flops_calculate(ignore_list=None)
+        try:
             wrapper(x)
-        flops = pipeline.get_total_flops()
-        macs = pipeline.get_total_macs()
-        params = pipeline.get_total_params()
-    finally:
-        pipeline.end_flops_calculate()
-        model.train(was_training)
+            flops = pipeline.get_total_flops()
+            macs = pipeline.get_total_macs()
+            params = pipeline.get_total_params()
+        finally:
+            pipeline.end_flops_calculate()
     return {"flops": flops / batch_size, "macs": macs / batch_size, "params": int(params)}
 
 
@@ -184,10 +189,7 @@ def _flop_counter() -> FlopCounterMode:
 
 
 def counted_flops_per_image(
-    model: nn.Module,
-    *,
-    image_size: ImageSize,
-    channels: ChannelSubset | str | None = RGB,
+    model: nn.Module, *, image_size: ImageSize, channels: ChannelSubset | str | None = RGB,
     batch_size: int = 1,
 ) -> dict[str, Any]:
     """FLOPs of one eval-mode forward pass per image, counted by ``FlopCounterMode``.
@@ -197,21 +199,9 @@ def counted_flops_per_image(
     Counts matrix products and attention, which calflops misses; counts no BN,
     activation or pooling FLOPs, which calflops includes.
     """
-    x, subset = example_input(
-        model,
-        image_size=image_size,
-        channels=channels,
-        batch_size=batch_size,
-        device=_model_device(model),
-    )
-    was_training = model.training
-    model.eval()
     counter = _flop_counter()
-    try:
-        with torch.no_grad(), counter:
-            model(x, subset)
-    finally:
-        model.train(was_training)
+    with _counting(model, image_size, channels, batch_size) as (x, subset), counter:
+        model(x, subset)
     by_op = {
         str(op).removeprefix("aten."): flops / batch_size
         for op, flops in counter.get_flop_counts()["Global"].items()
@@ -512,12 +502,8 @@ def time_models(
 
 
 def measure_costs(
-    model: nn.Module,
-    *,
-    image_size: ImageSize,
-    batch_size: int,
-    channels: ChannelSubset | str | None = RGB,
-    device: str | torch.device = "cpu",
+    model: nn.Module, *, image_size: ImageSize, batch_size: int,
+    channels: ChannelSubset | str | None = RGB, device: str | torch.device = "cpu",
 ) -> dict[str, Any]:
     """Every cost of ``model`` in one JSON-ready dict, for the results record.
 

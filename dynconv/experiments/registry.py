@@ -214,8 +214,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
     ) for design, label in PUBLISHED_LABELS.items()),
     ExperimentSpec(
-        "v4-identity", "v4 per sample + identity", "v2_identity",
-        model_kwargs={"sampling": "v4"}, overrides=_ALL_SUBSETS,
+        "v4-identity", "v4 + identity", "v4_identity", overrides=_ALL_SUBSETS,
         purpose="v4 per sample's kernel generator told WHICH channels are present (v4 knows "
                 "only how many), with v4's own per-image dropping.",
     ),

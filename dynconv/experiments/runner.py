@@ -272,14 +272,9 @@ def _record_path(results_dir: str | os.PathLike | None, config: TrainConfig, exp
     return resolve_results_dir(results_dir) / config.profile / f"{name}.json"
 
 
-def locate(
-    experiment: str | ExperimentSpec,
-    *,
-    profile: str = "ci",
-    data_dir: str | os.PathLike | None = None,
-    seed: int | None = None,
-    results_dir: str | os.PathLike | None = None,
-) -> tuple[Path, str | None]:
+def locate(experiment: str | ExperimentSpec, *, profile: str = "ci",
+           data_dir: str | os.PathLike | None = None, seed: int | None = None,
+           results_dir: str | os.PathLike | None = None) -> tuple[Path, str | None]:
     """Where :func:`run` keeps this run's record, and None when a current record is there,
     else why :func:`run` would train (no image is decoded, nothing is trained)."""
     spec = get_experiment(experiment)

@@ -102,15 +102,17 @@ class DynamicStemResNet(ResNet):
     Everything after the stem is torchvision's. ``input_mode = "drop"``: x holds only the
     present channels, (B, len(channels), H, W); ``channels=None`` means RGB.
     ``keep_maxpool=False`` replaces the maxpool by the identity (the original v1 did).
+    ``sampling`` and ``drop_prob`` choose the training-time channel sampling
+    (:mod:`dynconv.stems.sampling`: v4's dropping and Part III's rules alike).
     """
 
     input_mode = "drop"
 
     def __init__(self, stem: nn.Module, *, num_classes: int, keep_maxpool: bool = True,
-                 sampling: str = "none") -> None:
+                 sampling: str = "none", drop_prob: float = 0.5) -> None:
         super().__init__(BasicBlock, LAYERS["resnet18"], num_classes=num_classes)
         self.conv1 = stem  # replaces torchvision's 7x7 conv; bn1, relu, layer1.. unchanged
-        self.sampler = ChannelSampler(sampling)  # training-time channel sampling (Part III)
+        self.sampler = ChannelSampler(sampling, drop_prob=drop_prob)  # in training only
         self.keep_maxpool = keep_maxpool
         if not keep_maxpool:
             self.maxpool = nn.Identity()

@@ -22,14 +22,14 @@ from dynconv.models.resnet import LAYERS, DynamicStemResNet, PlainResNet
 from dynconv.models.small_net import small_attention_net
 from dynconv.stems.chammi import CHAMMI_DESIGNS, chammi_stem
 from dynconv.stems.v1 import PerSampleKernelStem
-from dynconv.stems.v2 import IdentityKernelStem, SubsetSizeKernelStem
+from dynconv.stems.v2 import SubsetSizeKernelStem
 from dynconv.stems.v3 import DynamicConvStem
-from dynconv.stems.v4 import ChannelDropStem
+from dynconv.stems.v4 import IdentityKernelStem, v4_sampling
 from dynconv.stems.v5 import ChannelEmbeddingStem
 
 __all__ = [
     "MODEL_NAMES", "build_model", "builder", "model_options", "resnet18", "resnet18_chammi",
-    "resnet18_v1", "resnet18_v2", "resnet18_v2_identity", "resnet18_v3", "resnet18_v4",
+    "resnet18_v1", "resnet18_v2", "resnet18_v3", "resnet18_v4", "resnet18_v4_identity",
     "resnet18_v5", "resnet34",
 ]
 
@@ -86,17 +86,19 @@ def resnet18_v3(*, num_classes: int, anneal_epochs: int = 10) -> DynamicStemResN
 def resnet18_v4(
     *, num_classes: int, drop_prob: float = 0.5, drop_mode: str = "batch"
 ) -> DynamicStemResNet:
-    """v4: ResNet18 with ``ChannelDropStem`` (v2 + random channel dropping in training)."""
+    """v4: v2's ResNet18 trained with v4's channel dropping (:mod:`dynconv.stems.v4`):
+    ``drop_prob`` per draw, one draw per batch (``drop_mode="batch"``) or per image."""
     _check_num_classes(num_classes)
-    stem = ChannelDropStem(drop_prob=drop_prob, drop_mode=drop_mode)
-    return DynamicStemResNet(stem, num_classes=num_classes)
+    return DynamicStemResNet(SubsetSizeKernelStem(), num_classes=num_classes,
+                             sampling=v4_sampling(drop_mode), drop_prob=drop_prob)
 
 
-def resnet18_v2_identity(*, num_classes: int, sampling: str = "hierarchical"
-                         ) -> DynamicStemResNet:
-    """v2/v4's kernel generator given the channel identity (``IdentityKernelStem``)."""
+def resnet18_v4_identity(*, num_classes: int, drop_prob: float = 0.5) -> DynamicStemResNet:
+    """v4 + identity: v4 per image with a generator told WHICH channels are present
+    (``IdentityKernelStem``)."""
     _check_num_classes(num_classes)
-    return DynamicStemResNet(IdentityKernelStem(), num_classes=num_classes, sampling=sampling)
+    return DynamicStemResNet(IdentityKernelStem(), num_classes=num_classes,
+                             sampling=v4_sampling("sample"), drop_prob=drop_prob)
 
 
 def resnet18_v5(*, num_classes: int, identity: bool = True, missing: str = "drop",
@@ -126,7 +128,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "v4",
     "small_k3s1",
     "small_k7s2",
-    "v2_identity",
+    "v4_identity",
     "v5",
     "sliceparam",
     "templatemixing",
@@ -143,7 +145,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "v4": resnet18_v4,
     "small_k3s1": partial(small_attention_net, stem="k3s1"),
     "small_k7s2": partial(small_attention_net, stem="k7s2"),
-    "v2_identity": resnet18_v2_identity,
+    "v4_identity": resnet18_v4_identity,
     "v5": resnet18_v5,
     **{design: partial(resnet18_chammi, design=design) for design in CHAMMI_DESIGNS},
 }

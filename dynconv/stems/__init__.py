@@ -5,15 +5,17 @@ Every stem replaces ResNet18's ``conv1`` and has one call signature,
 (``(B, len(channels), H, W)``, in R, G, B order: input mode ``"drop"``). All are 3x3,
 stride 1, padding 1, no bias (a BatchNorm follows), like the original study's stem.
 
-- :mod:`~dynconv.stems.common`: the input check, the per-sample convolution, the channel
-  summary;
+- :mod:`~dynconv.stems.common`: the input check, the per-sample convolution, the base class
+  ``GeneratedKernelStem`` of the stems that make a kernel per image, the channel summary;
 - :mod:`~dynconv.stems.v1`: ``PerSampleKernelStem``, a kernel per image for one fixed subset;
-- :mod:`~dynconv.stems.v2`: ``SubsetSizeKernelStem``, one generator per subset size, and
-  ``IdentityKernelStem``, the same told which channels are present (Part III);
+- :mod:`~dynconv.stems.v2`: ``SubsetSizeKernelStem``, one generator per subset size;
 - :mod:`~dynconv.stems.v3`: ``DynamicConvStem``, dynamic convolution (Chen et al., CVPR 2020)
   with its routing module ``KernelAttention``;
-- :mod:`~dynconv.stems.v4`: ``ChannelDropStem``, v2 plus random channel dropping in training;
-- :mod:`~dynconv.stems.sampling`: the channel-sampling rule the models train with;
+- :mod:`~dynconv.stems.v4`: v4 is v2's stem trained with channel dropping (its ``drop_mode``
+  names a rule of ``sampling``); ``IdentityKernelStem``, v4 + identity, the same generator
+  told which channels are present (Part III);
+- :mod:`~dynconv.stems.sampling`: the channel-sampling rules the models train with (v4's and
+  Part III's), applied by the model around its stem;
 - :mod:`~dynconv.stems.v5`: ``ChannelEmbeddingStem``, Part III's per-channel embedding stem;
 - :mod:`~dynconv.stems.chammi`: the four CHAMMI baselines (Chen, Pham et al., NeurIPS 2023);
 - :mod:`~dynconv.stems.original_v3`: the original study's v3, bugs kept, for demonstration.
@@ -24,15 +26,22 @@ library imports each from its own module, so a record's code key holds only the 
 model uses.
 """
 
-from dynconv.stems.common import check_input, per_sample_conv, per_sample_conv_loop, placed_summary
+from dynconv.stems.common import (
+    GeneratedKernelStem,
+    check_input,
+    per_sample_conv,
+    per_sample_conv_loop,
+    placed_summary,
+)
 from dynconv.stems.sampling import ChannelSampler, sample_subset
 from dynconv.stems.v1 import PerSampleKernelStem
-from dynconv.stems.v2 import IdentityKernelStem, SubsetSizeKernelStem
+from dynconv.stems.v2 import SubsetSizeKernelStem
 from dynconv.stems.v3 import DynamicConvStem, KernelAttention
-from dynconv.stems.v4 import DROP_MODES, ChannelDropStem
+from dynconv.stems.v4 import DROP_MODES, IdentityKernelStem, v4_sampling
 
 __all__ = [
-    "DROP_MODES", "ChannelDropStem", "ChannelSampler", "DynamicConvStem", "IdentityKernelStem",
-    "KernelAttention", "PerSampleKernelStem", "SubsetSizeKernelStem", "check_input",
-    "per_sample_conv", "per_sample_conv_loop", "placed_summary", "sample_subset",
+    "DROP_MODES", "ChannelSampler", "DynamicConvStem", "GeneratedKernelStem",
+    "IdentityKernelStem", "KernelAttention", "PerSampleKernelStem", "SubsetSizeKernelStem",
+    "check_input", "per_sample_conv", "per_sample_conv_loop", "placed_summary", "sample_subset",
+    "v4_sampling",
 ]

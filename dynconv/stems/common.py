@@ -1,5 +1,7 @@
 """What every first layer shares: the input check, the stem's width and kernel size, the
-per-sample convolution and the channel summary that tells a small network WHICH channels it sees.
+per-sample convolution, the base class of the stems that generate a kernel per image
+(:class:`GeneratedKernelStem`) and the channel summary that tells a small network WHICH
+channels it sees.
 
 The shared trick: per-sample kernels in ONE convolution
 -------------------------------------------------------
@@ -90,6 +92,57 @@ def generated_kernels(generator: nn.Module, x: Tensor, out_channels: int, k: int
     return generator(pooled).view(b, out_channels, n, k, k)  # (B, O, n, k, k)
 
 
+
+
+def kernel_bank(num_kernels: int, out_channels: int, kernel_size: int) -> nn.Parameter:
+    """A bank of K full kernels (K, O, 3, k, k), one input slice per colour channel, each
+    kernel initialised as torchvision initialises a conv (Kaiming normal, fan out)."""
+    k = kernel_size
+    bank = nn.Parameter(torch.empty(num_kernels, out_channels, 3, k, k))
+    for kernel in bank.data:  # each (O, 3, k, k)
+        nn.init.kaiming_normal_(kernel, mode="fan_out", nonlinearity="relu")
+    return bank
+
+
+def identity_slices(full: Tensor, channels: ChannelSubset) -> Tensor:
+    """The input slices of the present channels, chosen by channel IDENTITY: G and B use
+    slices 1 and 2 whatever else is present. full: (B, O, 3, k, k) -> (B, O, n, k, k)."""
+    index = torch.tensor(channels.indices, device=full.device)
+    return full.index_select(2, index)
+
+
+class GeneratedKernelStem(nn.Module):
+    """The first layers that make one kernel per image: v1, v2 (so v4), v3 and v4 + identity.
+
+    A subclass says how the kernels are made: ``kernels(x, channels)`` returns
+    (B, O, n, k, k) for x (B, n, H, W). ``forward`` applies them with the grouped-convolution
+    trick (:func:`per_sample_conv`), ``reference_forward`` with one convolution per image as
+    the original did (:func:`per_sample_conv_loop`); the tests check that both agree.
+    ``check`` is the input check of input mode "drop" (v1 adds its fixed subset).
+    """
+
+    def __init__(self, *, out_channels: int = STEM_CHANNELS, kernel_size: int = KERNEL_SIZE
+                 ) -> None:
+        super().__init__()
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+
+    def check(self, x: Tensor, channels: ChannelSubset | None) -> ChannelSubset:
+        """The subset x holds; raises ``ChannelSubsetError`` when x does not fit it."""
+        return check_input(x, channels, input_mode="drop")
+
+    def kernels(self, x: Tensor, channels: ChannelSubset) -> Tensor:
+        """Per-sample kernels (B, O, n, k, k) for x (B, n, H, W) holding ``channels``."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
+        subset = self.check(x, channels)
+        return per_sample_conv(x, self.kernels(x, subset))  # (B, O, H, W)
+
+    def reference_forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
+        """Same output as ``forward``, computed with one convolution per image."""
+        subset = self.check(x, channels)
+        return per_sample_conv_loop(x, self.kernels(x, subset))  # (B, O, H, W)
 
 
 def placed_summary(x: Tensor, channels: ChannelSubset, num_channels: int = 3) -> Tensor:

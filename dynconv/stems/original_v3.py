@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynconv.channels import ChannelSubset, parse_channels
-from dynconv.stems.common import check_input, per_sample_conv
+from dynconv.stems.common import check_input, kernel_bank, per_sample_conv
 
 __all__ = [
     "ORIGINAL_TEMPERATURE",
@@ -81,25 +81,15 @@ class OriginalV3DynamicConv(nn.Module):
     "drop"), like the corrected stems; computed with the grouped-conv trick.
     """
 
-    def __init__(
-        self,
-        *,
-        num_kernels: int = 4,
-        out_channels: int = 64,
-        kernel_size: int = 3,
-        ratio: float = 0.25,
-        temperature: float = ORIGINAL_TEMPERATURE,
-    ) -> None:
+    def __init__(self, *, num_kernels: int = 4, out_channels: int = 64, kernel_size: int = 3,
+                 ratio: float = 0.25, temperature: float = ORIGINAL_TEMPERATURE) -> None:
         super().__init__()
         self.num_kernels = num_kernels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
         self.hidden = original_hidden_width(3, ratio)
         self.temperature = temperature  # a plain float: never annealed
-        k = kernel_size
-        self.bank = nn.Parameter(torch.empty(num_kernels, out_channels, 3, k, k))
-        for kernel in self.bank.data:
-            nn.init.kaiming_normal_(kernel, mode="fan_out", nonlinearity="relu")
+        self.bank = kernel_bank(num_kernels, out_channels, kernel_size)  # (K, 64, 3, 3, 3)
 
     def attention_weights(self, x: Tensor) -> Tensor:
         """Softmax weights (B, K) from attention layers created afresh on THIS call (bug 1)."""

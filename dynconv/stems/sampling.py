@@ -16,9 +16,11 @@ A model meant to serve every channel subset must meet every subset in training. 
   per-image draws, its worst subset ratio to the oracles rising from 0.82 to 0.90. Drawn per
   image, every batch holds the mixture, so training and test normalise alike. Kept as
   v5's ablation (chapter 11).
-* ``"v4"``: the study's own v4 rule (``drop_mode="sample"``), one draw per image: with
-  probability ``drop_prob`` the image keeps a hierarchical draw, otherwise all its channels.
-  With 0.5 on RGB, 2/3 of the images keep RGB and every other subset gets 1/18.
+* ``"v4"``: the study's own v4 rule (:mod:`dynconv.stems.v4`, ``drop_mode="sample"``), one
+  draw per image: with probability ``drop_prob`` the image keeps a hierarchical draw,
+  otherwise all its channels. With 0.5 on RGB, 2/3 of the images keep RGB and every other
+  subset gets 1/18.
+* ``"v4-batch"``: the same rule drawn once per BATCH, as the original v4 (``drop_mode="batch"``).
 
 ``ChannelSampler.draws`` makes the draws (torch's global RNG, which ``fit`` seeds per epoch);
 ``run_drop`` and ``zero_mask`` apply them to a model's input in its input mode
@@ -38,7 +40,7 @@ from dynconv.errors import ConfigError
 
 __all__ = ["SAMPLINGS", "ChannelSampler", "sample_subset"]
 
-SAMPLINGS: tuple[str, ...] = ("none", "hierarchical", "hierarchical-batch", "v4")
+SAMPLINGS: tuple[str, ...] = ("none", "hierarchical", "hierarchical-batch", "v4", "v4-batch")
 
 
 def sample_subset(present: ChannelSubset) -> ChannelSubset:
@@ -78,7 +80,7 @@ class ChannelSampler:
     def active(self) -> bool:
         """False when nothing is ever dropped (mode "none", or v4's rule with drop_prob 0)."""
         hierarchical = self.mode.startswith("hierarchical")
-        return hierarchical or (self.mode == "v4" and self.drop_prob > 0)
+        return hierarchical or (self.mode.startswith("v4") and self.drop_prob > 0)
 
     def draw_one(self, present: ChannelSubset) -> ChannelSubset:
         """One v4 draw: a hierarchical draw with probability ``drop_prob``, else ``present``."""
@@ -95,7 +97,27 @@ class ChannelSampler:
             return [sample_subset(present)] * batch
         if self.mode == "v4":
             return [self.draw_one(present) for _ in range(batch)]
+        if self.mode == "v4-batch":
+            return [self.draw_one(present)] * batch
         return [present] * batch
+
+    def draw_frequencies(self, present: ChannelSubset, *, draws: int = 20_000,
+                         seed: int = 0) -> dict[str, float]:
+        """The share of ``draws`` training draws (images, or batches under a "-batch" rule)
+        that keep each subset, measured by running this sampler (torch's global RNG is saved
+        and restored), largest subsets first.
+
+        v4's rule with ``drop_prob=0.5`` on RGB: RGB about 2/3 (1/2 kept + 1/2 x 1/3 drawn
+        whole), every other subset about 1/18 = 5.6% (1/2 x 1/3 for its size x 1/3 among it).
+        """
+        state = torch.random.get_rng_state()
+        try:
+            torch.manual_seed(seed)
+            kept = [self.draws(present, 1)[0].name for _ in range(draws)]
+        finally:
+            torch.random.set_rng_state(state)
+        shares = {name: kept.count(name) / draws for name in set(kept)}
+        return dict(sorted(shares.items(), key=lambda item: (-len(item[0]), item[0])))
 
     @staticmethod
     def run_drop(x: Tensor, present: ChannelSubset, draws: Sequence[ChannelSubset],

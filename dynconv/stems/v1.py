@@ -8,22 +8,20 @@ the original: one grouped convolution instead of a per-image loop.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from dynconv.channels import RGB, ChannelSubset, parse_channels
 from dynconv.errors import ConfigError
 from dynconv.stems.common import (
     KERNEL_SIZE,
     STEM_CHANNELS,
-    check_input,
+    GeneratedKernelStem,
     generated_kernels,
     kernel_generator,
-    per_sample_conv,
-    per_sample_conv_loop,
 )
 
 
-class PerSampleKernelStem(nn.Module):
+class PerSampleKernelStem(GeneratedKernelStem):
     """v1: a kernel generated per image, for ONE channel subset fixed at construction.
 
     Each image's per-channel mean (global average pool, n values) goes through
@@ -45,32 +43,21 @@ class PerSampleKernelStem(nn.Module):
         out_channels: int = STEM_CHANNELS,
         kernel_size: int = KERNEL_SIZE,
     ) -> None:
-        super().__init__()
+        super().__init__(out_channels=out_channels, kernel_size=kernel_size)
         self.channels = parse_channels(channels)
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
         self.generator = kernel_generator(self.channels.size, out_channels, kernel_size)
 
-    def _check(self, x: Tensor, channels: ChannelSubset | None) -> None:
-        subset = check_input(x, channels, input_mode="drop")
+    def check(self, x: Tensor, channels: ChannelSubset | None) -> ChannelSubset:
+        """As every stem's check, and the subset must be the one this stem was built for."""
+        subset = super().check(x, channels)
         if subset != self.channels:
             raise ConfigError(
                 f"This v1 stem was built for channels {self.channels.name} and cannot run on "
                 f"{subset.name}: v1 fixes its channel subset at construction. Build another "
                 f"one (resnet18_v1(channels='{subset.name}', ...)) or use v2, v3 or v4."
             )
+        return subset
 
-    def kernels(self, x: Tensor) -> Tensor:
+    def kernels(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
         """The per-sample kernels (B, 64, n, 3, 3) generated for x (B, n, H, W)."""
         return generated_kernels(self.generator, x, self.out_channels, self.kernel_size)
-
-    def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
-        self._check(x, channels)
-        return per_sample_conv(x, self.kernels(x))  # (B, 64, H, W)
-
-    def reference_forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
-        """Same output as ``forward``, computed with one convolution per image."""
-        self._check(x, channels)
-        return per_sample_conv_loop(x, self.kernels(x))
-
-

@@ -17,9 +17,9 @@ from dynconv.errors import ConfigError
 from dynconv.stems.common import (
     KERNEL_SIZE,
     STEM_CHANNELS,
-    check_input,
-    per_sample_conv,
-    per_sample_conv_loop,
+    GeneratedKernelStem,
+    identity_slices,
+    kernel_bank,
     placed_summary,
 )
 
@@ -95,7 +95,7 @@ class KernelAttention(nn.Module):
         return torch.softmax(logits / self._temperature, dim=1)  # (B, K), rows sum to 1
 
 
-class DynamicConvStem(nn.Module):
+class DynamicConvStem(GeneratedKernelStem):
     """v3: dynamic convolution (Chen et al., "Dynamic Convolution: Attention over
     Convolution Kernels", CVPR 2020, https://arxiv.org/abs/1912.03458) as the first layer.
 
@@ -124,13 +124,8 @@ class DynamicConvStem(nn.Module):
         initial_temperature: float = 30.0,
         anneal_epochs: int = 10,
     ) -> None:
-        super().__init__()
-        self.out_channels = out_channels
-        self.kernel_size = kernel_size
-        k = kernel_size
-        self.bank = nn.Parameter(torch.empty(num_kernels, out_channels, 3, k, k))
-        for kernel in self.bank.data:  # each (64, 3, 3, 3) initialised like a conv kernel
-            nn.init.kaiming_normal_(kernel, mode="fan_out", nonlinearity="relu")
+        super().__init__(out_channels=out_channels, kernel_size=kernel_size)
+        self.bank = kernel_bank(num_kernels, out_channels, kernel_size)  # (K, 64, 3, 3, 3)
         self.attention = KernelAttention(
             num_kernels=num_kernels,
             initial_temperature=initial_temperature,
@@ -147,16 +142,4 @@ class DynamicConvStem(nn.Module):
         num_kernels = self.bank.shape[0]
         mixed = weights @ self.bank.view(num_kernels, -1)  # (B, 64*3*3*3)
         mixed = mixed.view(x.shape[0], self.out_channels, 3, self.kernel_size, self.kernel_size)
-        index = torch.tensor(channels.indices, device=x.device)
-        return mixed.index_select(2, index)  # (B, 64, n, 3, 3): slices by channel identity
-
-    def forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
-        subset = check_input(x, channels, input_mode="drop")
-        return per_sample_conv(x, self.kernels(x, subset))  # (B, 64, H, W)
-
-    def reference_forward(self, x: Tensor, channels: ChannelSubset | None = None) -> Tensor:
-        """Same output as ``forward``, computed with one convolution per image."""
-        subset = check_input(x, channels, input_mode="drop")
-        return per_sample_conv_loop(x, self.kernels(x, subset))
-
-
+        return identity_slices(mixed, channels)  # (B, 64, n, 3, 3)
