@@ -7,7 +7,7 @@
 #   make book TRAIN=1                           # train every stale or missing record
 #   make book FORCE=1                           # retrain every record
 #   make book PROFILE=full DATA_DIR=/path/to/mini-imagenet   # the original study (GPU)
-#   make test                                   # pytest, CPU
+#   make test                                   # pytest on every core (pytest-xdist), CPU
 #   make check-site                             # headless-Chromium test of _build/html
 #   make bench                                  # costs as ratios, one run (~8 min on a CPU)
 #   make reproduce                              # retrain 3 shipped records, compare (CI)
@@ -43,7 +43,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dynconv tests notebooks

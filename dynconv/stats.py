@@ -189,16 +189,11 @@ def paired_test(correct_a: object, correct_b: object, *, subset: str = "") -> Pa
 class SeedSummary:
     """Accuracies of one configuration trained with several seeds."""
 
-    # Number of seeds.
-    n: int
-    # Mean accuracy.
-    mean: float
-    # Sample standard deviation (ddof=1); 0.0 for a single seed.
-    std: float
-    # Lowest accuracy.
-    min: float
-    # Highest accuracy.
-    max: float
+    n: int  # number of seeds
+    mean: float  # mean accuracy
+    std: float  # sample standard deviation (ddof=1); 0.0 for a single seed
+    min: float  # lowest accuracy
+    max: float  # highest accuracy
 
     @property
     def spread(self) -> float:

@@ -428,16 +428,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
             parser.error(f"--data-dir {args.data_dir!r} is not a folder")
         try:
-            execute_chapters(
-                args.profile,
-                args.data_dir or None,
-                only=args.only,
-                force=args.force,
-                retrain=args.retrain,
-                records=args.records,
-                output=args.output,
-                root=layout.root,
-            )
+            execute_chapters(args.profile, args.data_dir or None, only=args.only,
+                             force=args.force, retrain=args.retrain, records=args.records,
+                             output=args.output, root=layout.root)
         except DynconvError as error:  # bad data, stale records: the message says what to do
             print(f"\nerror: {type(error).__name__}: {error}", file=sys.stderr)
             return 2

@@ -29,15 +29,8 @@ from pathlib import Path
 from statsmodels.stats.multitest import multipletests
 
 from dynconv.booktools.records import format_duration, plan
+from dynconv.experiments import registry
 from dynconv.experiments.records import Record, paired_tests
-from dynconv.experiments.registry import (
-    IDENTITY_PAIR,
-    PART1,
-    PART2,
-    PART3,
-    SUBSET_TRAINED,
-    V5_ABLATION,
-)
 from dynconv.experiments.runner import run
 from dynconv.provenance import hardware
 
@@ -46,11 +39,12 @@ __all__ = ["Reproduction", "PARTS", "choose_experiments", "compare", "main"]
 ALPHA = 0.05
 # The book's parts, by the experiments each shows.
 PARTS: dict[str, tuple[str, ...]] = {
-    "Part I": tuple(dict.fromkeys((*PART1, *SUBSET_TRAINED.values()))),
-    "Part II": PART2,
+    "Part I": tuple(dict.fromkeys((*registry.PART1, *registry.SUBSET_TRAINED.values()))),
+    "Part II": registry.PART2,
     # less the two Part I experiments Part III compares with
-    "Part III": tuple(n for n in dict.fromkeys((*PART3, *V5_ABLATION, *IDENTITY_PAIR))
-                      if n not in {"resnet18", "v4-sample"}),
+    "Part III": tuple(
+        n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR))
+        if n not in {"resnet18", "v4-sample"}),
 }
 
 

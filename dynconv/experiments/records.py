@@ -85,10 +85,8 @@ class Record:
     monitor: str
     epochs_run: int
     stopped_early: bool
-    # File name of the checkpoint beside the record.
-    checkpoint: str
-    # Parameters, FLOPs, step time, memory (dynconv.evaluation.costs.measure_costs).
-    costs: dict[str, Any]
+    checkpoint: str  # file name of the checkpoint beside the record
+    costs: dict[str, Any]  # parameters, FLOPs, step time, memory (evaluation.costs.measure_costs)
     # What a chapter shows of the trained model (dynconv.experiments.inspection); {} when nothing.
     inspection: dict[str, Any]
     device: str
