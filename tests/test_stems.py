@@ -57,8 +57,8 @@ def test_generator_of_the_right_size_is_used():
 
 
 # ---- v4: v2's stem inside a model whose sampler follows v4's rule ----------------------------
-def _draws_seen(model, monkeypatch) -> list[list[str]]:
-    """Runs nothing itself: records the subsets the model's sampler hands its stem."""
+def _draws_seen(monkeypatch) -> list[list[str]]:
+    """The list that fills, step by step, with the subsets a model's sampler hands its stem."""
     seen: list[list[str]] = []
     run_drop = ChannelSampler.run_drop
 
@@ -83,7 +83,7 @@ PINNED_V4_DRAWS = {
 @pytest.mark.parametrize(("drop_mode", "present"), list(PINNED_V4_DRAWS))
 def test_v4_draws_are_pinned_to_the_stems_before_the_move(drop_mode, present, monkeypatch):
     model = build_model("v4", num_classes=NUM_CLASSES, drop_mode=drop_mode).train()
-    seen = _draws_seen(model, monkeypatch)
+    seen = _draws_seen(monkeypatch)
     subset = parse_channels(present)
     torch.manual_seed(0)
     for _ in PINNED_V4_DRAWS[drop_mode, present]:
@@ -98,7 +98,7 @@ def test_v4_without_dropping_trains_as_v2(monkeypatch):
     torch.manual_seed(0)
     model = build_model("v4", num_classes=NUM_CLASSES, drop_prob=0.0)
     assert not model.sampler.active
-    seen = _draws_seen(model, monkeypatch)
+    seen = _draws_seen(monkeypatch)
     model.train()(torch.randn(2, 3, 8, 8), RGB)
     assert seen == []  # the stem ran on what it was given
     assert type(model.conv1) is SubsetSizeKernelStem
