@@ -145,7 +145,7 @@ def make_record(
         test_loss=dict.fromkeys(preds, 1.0),
         test_labels=labels,
         predictions=preds,
-        history=[{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "seconds": 0.5}],
+        history=[{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "val_acc": 0.5, "seconds": 0.5}],
         best_epoch=1,
         best_metric=1.0,
         monitor="val_loss",

@@ -109,14 +109,16 @@ def _assert_all_grads(model: nn.Module, skip: tuple[str, ...] = ()) -> None:
 
 
 # The subset sizes each model is trained on in the gradient test.
-_GRAD_SUBSETS = {"v2": (RGB, RG, R), "v4": (RGB, RG, R)}
+# (v5_switchable: each subset has its own BatchNorm, reached only by that subset's batches)
+_GRAD_SUBSETS = {"v2": (RGB, RG, R), "v4": (RGB, RG, R), "v5_switchable": ALL_SUBSETS}
+# Builder arguments for the gradient test: no random dropping, so every subset above is seen.
+_GRAD_KWARGS = {"v4": {"drop_prob": 0.0}, "v5_switchable": {"sampling": "none"}}
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_gradients_reach_every_parameter(name):
     torch.manual_seed(0)
-    kwargs = {"drop_prob": 0.0} if name == "v4" else {}
-    model = build_model(name, num_classes=NUM_CLASSES, **kwargs).train()
+    model = build_model(name, num_classes=NUM_CLASSES, **_GRAD_KWARGS.get(name, {})).train()
     _set_gammas(model, 0.5)
     target = torch.tensor([0, 3])
     loss = 0.0
@@ -228,3 +230,31 @@ def test_inspect_first_block_reports_what_the_network_computes():
         features = net.stem_features(x)
         expected = net.attention.se.gates(net.attention.attention(features))
     torch.testing.assert_close(seen["gates"], expected)
+
+
+def test_compact_net_halves_the_map_twice_and_its_ablation_removes_only_attention():
+    from dynconv.book.tables import count_weight_layers
+    from dynconv.models.blocks import AttentionSE
+
+    torch.manual_seed(0)
+    model = build_model("compact", num_classes=NUM_CLASSES).eval()
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name):
+        def hook(_module, _inputs, out):
+            shapes[name] = tuple(out.shape)  # returns None: the output is left as it is
+        return hook
+
+    for name in ("conv1", "conv2", "attention", "conv3", "conv4"):
+        getattr(model, name).register_forward_hook(record(name))
+    model(torch.randn(2, 3, 16, 16))
+    assert shapes == {"conv1": (2, 64, 16, 16), "conv2": (2, 128, 16, 16),  # pooled after
+                      "attention": (2, 128, 8, 8), "conv3": (2, 256, 8, 8),
+                      "conv4": (2, 256, 4, 4)}
+    assert count_weight_layers(model) == 10  # 4 convs, q k v, the SE pair, the classifier
+    plain = build_model("compact", num_classes=NUM_CLASSES, attention=False)
+    removed = sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in plain.parameters())
+    assert removed == sum(p.numel() for p in AttentionSE(128).parameters())
+    with pytest.raises(ConfigError, match="width >= 8"):
+        build_model("compact", num_classes=NUM_CLASSES, width=4)

@@ -131,8 +131,15 @@ def test_every_per_profile_departure_says_why():
 
     rows = experiment_departures("ci")
     assert [(r[0], r[1], r[3]) for r in rows] == [
-        ("v3", "anneal_epochs", 3), ("resnet34", "max_epochs", 12),
-        ("small-k3s1", "max_epochs", 12), ("small-k7s2", "max_epochs", 12)]
+        ("v3", "anneal_epochs", 3), ("v5-long", "max_epochs", 18), ("v5-long", "patience", 18),
+        ("resnet34", "max_epochs", 12), ("small-k3s1", "max_epochs", 12),
+        ("small-k7s2", "max_epochs", 12), ("compact", "max_epochs", 12),
+        ("compact-no-attention", "max_epochs", 12)]
+    # v5-long is three times v5's budget under every profile
+    assert get_experiment("v5-long").config("ci").max_epochs == 3 * get_experiment(
+        "v5").config("ci").max_epochs
+    assert get_experiment("v5-long").config("full").max_epochs == 3 * get_experiment(
+        "v5").config("full").max_epochs
     assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
     assert all(len(r[4]) > 20 for r in rows)
     assert experiment_departures("full") == []

@@ -103,3 +103,31 @@ def test_verdict_names_the_best_model_and_the_candidate_seeds():
     text = verdict_sentence(table, {"v5": v5}, ORACLES)
     assert "belongs to *rival* (0.95; v5's is 0.90)" in text
     assert "seeds give 1.000, 0.800 (mean 0.90)" in text
+
+
+def test_beside_channelvit_sets_the_reported_ratios_beside_this_runs():
+    from dynconv.book.robustness import CHANNELVIT_REPORTED, beside_channelvit
+
+    v5 = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "B": 0.4}, label="v5")
+    table = robustness_table({"v5": [v5]}, ORACLES)
+    frame = beside_channelvit(table, ["v5"])
+    assert list(frame.index) == ["R", "G", "B"]
+    reported = frame.iloc[:, 0]
+    assert reported["B"] == pytest.approx(68.48 / 69.47)  # Bao et al., Table 1
+    assert reported.between(0.98, 1.0).all() and set(CHANNELVIT_REPORTED) == {"R", "G", "B"}
+    assert "reported" in frame.columns[0] and frame.columns[1] == "v5 (this run)"
+    assert frame.loc["B", "v5 (this run)"] == pytest.approx(0.5)
+    assert frame.loc["R", "v5 (this run)"] == pytest.approx(1.0)
+
+
+def test_budget_sentence_reads_both_budgets_from_the_table():
+    from dynconv.book.sentences import budget_sentence
+
+    short = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "B": 0.4}, label="v5")
+    longer = [with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "G": g}, label="v5-long",
+                            seed=s) for s, g in ((42, 0.79), (43, 0.77))]
+    table = robustness_table({"v5": [short], "v5-long": longer}, ORACLES)
+    text = budget_sentence(table)
+    assert "from 0.500 (B) to 0.975 (G)" in text
+    assert "below 0.98 of the oracle on G" in text
+    assert "at least 0.95 of the oracle on every subset" in budget_sentence(table, fraction=0.95)

@@ -187,3 +187,22 @@ def test_departure_table_lists_the_profile_fields_with_reasons():
     assert table["why"].str.len().min() > 20
     assert table.loc["v3: anneal_epochs", "ci"] == "3"  # the experiments' own departures
     assert departure_table("full").empty
+
+
+def test_seed_criterion_table_compares_means_over_seeds():
+    from dynconv.book.tables import seed_criterion_table
+
+    ref = [with_accuracy({"RGB": a}, label="ResNet34", seed=s)
+           for s, a in ((42, 0.8), (43, 0.9))]
+    small = [with_accuracy({"RGB": a}, label="small", seed=s)
+             for s, a in ((42, 0.75), (43, 0.79), (44, 0.77))]
+    table = seed_criterion_table({"ResNet34": ref, "small": small}, reference="ResNet34")
+    row = table.loc["small"]
+    assert row["seeds"] == 3
+    assert row["RGB accuracy, mean"] == pytest.approx(0.77)
+    assert row["RGB accuracy, range"] == pytest.approx(0.04)
+    assert row["fraction of ResNet34 (means)"] == pytest.approx(0.77 / 0.85)
+    assert bool(row["meets 90%"]) is True  # 0.906
+    assert row["per seed (fraction)"] == "0.882, 0.929, 0.906"
+    assert bool(seed_criterion_table({"ResNet34": ref, "small": small[:1]},
+                                     reference="ResNet34").loc["small", "meets 90%"]) is False

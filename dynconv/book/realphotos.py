@@ -277,7 +277,14 @@ def part2_section(photos: RealPhotos) -> dict[str, Record]:
             _show(sentences.comparison_sentence(records[label(name)], reference, subsets=["RGB"]))
     plain = photos.run("resnet18")
     _show(sentences.comparison_sentence(reference, plain, subsets=["RGB"]))
-    return {**records, label("resnet18"): plain}
+    _show(sentences.convergence_sentence(records))
+    seeded = {label(n): photos.seeds(n) for n in ("resnet34", "compact")}
+    display(tables.seed_criterion_table(seeded, reference=label("resnet34")).round(3))
+    spread = max(tables.seed_spreads(seeded, ["RGB"]).values())
+    ablation = photos.run("compact-no-attention")
+    _show(sentences.comparison_sentence(records[label("compact")], ablation, subsets=["RGB"],
+                                        seed_spread=spread))
+    return {**records, label("resnet18"): plain, ablation.label: ablation}
 
 
 def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[str, Record]:
@@ -317,6 +324,9 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.comparison_sentence(photos.run(with_identity), photos.run(without),
                                      seed_spread=spread))
     _show(sentences.verdict_sentence(table, seeded, oracles))
+    _show(sentences.budget_sentence(table))
+    _show(sentences.comparison_sentence(runs["v5-long"][0], v5, seed_spread=spread))
+    _show(sentences.convergence_sentence({label(n): runs[n][0] for n in ("v5", "v5-long")}))
     used = {label(n): r[0] for n, r in runs.items()}
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
     used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})

@@ -29,7 +29,8 @@ from dynconv.experiments.registry import EXPERIMENTS
 from dynconv.fileio import atomic_write_text
 from dynconv.stats import interval_text, seed_summary
 
-__all__ = ["ORACLE", "ROBUSTNESS_COLUMNS", "cost_table", "first_seeds", "label_of",
+__all__ = ["CHANNELVIT_REPORTED", "ORACLE", "ROBUSTNESS_COLUMNS", "beside_channelvit",
+           "cost_table", "first_seeds", "label_of",
            "labelled_oracles", "labelled_ratios", "measured_cost_table", "oracle_intervals",
            "ratio_matrix", "robustness_table", "savings_table", "seed_ratio_table", "seeded",
            "target_table", "worst_ratio",
@@ -37,6 +38,14 @@ __all__ = ["ORACLE", "ROBUSTNESS_COLUMNS", "cost_table", "first_seeds", "label_o
 
 ORACLE = "oracle"  # the model name the oracles' rows carry in robustness.csv
 ROBUSTNESS_COLUMNS = ("model", "subset", "accuracy", "oracle_accuracy", "ratio")
+
+
+# The one published comparison of one network with per-subset oracles (reported, not measured
+# here): ChannelViT-S/16 with hierarchical channel sampling against single-channel experts on
+# ImageNet, top-1 %, Bao et al., "Channel Vision Transformers", ICLR 2024, Table 1
+# (https://arxiv.org/abs/2309.16108): subset -> (ChannelViT, expert trained on that channel).
+CHANNELVIT_REPORTED: Mapping[str, tuple[float, float]] = {
+    "R": (69.90, 70.04), "G": (70.30, 70.61), "B": (68.48, 69.47)}
 
 
 def label_of(name: str) -> str:
@@ -202,3 +211,15 @@ def write_robustness_csv(table: pd.DataFrame, results_dir: str | os.PathLike,
         raise ValueError(f"robustness table lacks the columns {sorted(missing)}")
     text = table.loc[:, list(ROBUSTNESS_COLUMNS)].to_csv(index=False, float_format="%.6f")
     return atomic_write_text(Path(results_dir) / profile / "robustness.csv", text)
+
+
+def beside_channelvit(table: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+    """Single-channel ratios to the oracle: ChannelViT's as reported (ImageNet) beside each of
+    ``models`` measured in this run (mean over its seeds, from :func:`robustness_table`)."""
+    matrix = ratio_matrix(table)
+    column = "ChannelViT-S/16, ImageNet (reported: Bao et al. 2024, Table 1)"
+    rows = {s: {column: one / expert} for s, (one, expert) in CHANNELVIT_REPORTED.items()}
+    for model in models:
+        for subset in rows:
+            rows[subset][f"{label_of(model)} (this run)"] = float(matrix.loc[model, subset])
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -51,7 +51,7 @@ from dynconv.config import get_config
 from dynconv.data.datasets import IMAGENET_MEAN, ImageSplit
 from dynconv.data.shapes import generator_spec
 from dynconv.experiments.records import Record, paired_tests
-from dynconv.experiments.registry import EXPERIMENTS, get_experiment
+from dynconv.experiments.registry import EXPERIMENTS, PART2, get_experiment
 from dynconv.stats import ALPHA, PairedTest, interval_text, paired_test
 
 # Differences smaller than this (in accuracy units) count as exact ties: accuracies are ratios
@@ -403,7 +403,7 @@ def part2_budget_sentence(profile: str) -> str:
     cfg, part1 = from_registry.config(profile), get_config(profile)
     listed = "; ".join(f"`{name}`: " + ", ".join(f"{k}={v}" for k, v in fields.items())
                        for name, fields in from_registry.profile_overrides.items())
-    return (f"Under profile `{profile}` the three Part II experiments train with batch "
+    return (f"Under profile `{profile}` the {len(PART2)} Part II experiments train with batch "
             f"**{cfg.batch_size}** for at most **{cfg.max_epochs}** epochs (patience "
             f"{cfg.patience}); Part I uses batch {part1.batch_size} and at most "
             f"{part1.max_epochs} epochs. Per-profile overrides in the registry: {listed}.")
@@ -601,7 +601,7 @@ def summary_text(record: Record, *, chance: float) -> str:
     return (
         f"**{record.label}**{f' ({record.settings})' if record.settings else ''}, seed "
         f"{record.seed}: {epochs}, best epoch {record.best_epoch} by {record.monitor} "
-        f"validated on {validated}; "
+        f"validated on {validated}, the validation curve {record.convergence.text}; "
         f"test accuracy on {subset} **{interval_text(acc, lo, hi)}** on {record.num_test:,} "
         f"test images (95% Wilson interval; chance {100 * chance:.1f}%). Training and evaluation "
         f"took {record.wall_time_s:.0f} s on {device} (profile `{record.profile}`, data "
@@ -634,3 +634,67 @@ def verdict_sentence(table: pd.DataFrame, seeded: Mapping[str, Sequence[Record]]
         text += (f" {label_of(candidate)}'s seeds give {row['per seed (worst ratio)']} (mean "
                  f"{row['worst ratio, mean']:.2f}).")
     return text
+
+
+def convergence_sentence(records: Mapping[str, Record]) -> str:
+    """Which of ``records`` (label -> record) had levelled off by the book's rule
+    (:mod:`dynconv.experiments.convergence`), and which were still rising at their end."""
+    verdicts = {label: record.convergence for label, record in records.items()}
+    rising = {label: c for label, c in verdicts.items() if not c.levelled}
+    levelled = [label for label in verdicts if label not in rising]
+    rule = (f"By the book's convergence rule (the last {next(iter(verdicts.values())).window} "
+            f"epochs raised the best validation accuracy by no more than its noise, one "
+            f"standard error)")
+    if not rising:
+        return f"{rule}, every run here had levelled off: {_join(levelled)}."
+    ends = _join([f"{label} (+{_points(c.gain)} against ±{100 * c.tolerance:.1f})"
+                  for label, c in rising.items()])
+    head = (f"{rule}, {len(rising)} of the {len(verdicts)} runs here were still rising at "
+            f"their end: {ends}")
+    tail = f"; {_join(levelled)} had levelled off" if levelled else ""
+    return (f"{head}{tail}. A comparison with a run that was still rising measures the budget "
+            f"as much as the model.")
+
+
+def budget_sentence(table: pd.DataFrame, *, short: str = "v5", long: str = "v5-long",
+                    fraction: float = 0.98) -> str:
+    """What three times the epochs did to ``short``'s ratios to the oracles (means over the
+    seeds of each, from a :func:`dynconv.book.robustness.robustness_table`)."""
+    matrix = ratio_matrix(table)
+    worst = worst_ratio(table)
+    below = [s for s in matrix.columns if matrix.loc[long, s] < fraction]
+    reached = (f"at least {fraction:.2f} of the oracle on every subset" if not below else
+               f"below {fraction:.2f} of the oracle on {_join(below)}")
+    return (f"With three times the epochs, the worst-subset ratio of {label_of(short)} goes "
+            f"from {worst[short]:.3f} ({matrix.loc[short].idxmin()}) to {worst[long]:.3f} "
+            f"({matrix.loc[long].idxmin()}), mean of the seeds of each: {label_of(long)} is "
+            f"{reached}. Its ratios, subset by subset: "
+            + ", ".join(f"{s} {matrix.loc[long, s]:.3f}" for s in matrix.columns) + ".")
+
+
+def compact_cost_sentence(costs: pd.DataFrame) -> str:
+    """Chapter 9's reading of :func:`flops_table` for this book's compact network."""
+    compact, r34 = costs.loc["compact"], costs.loc["resnet34"]
+    return (
+        f"The compact network has **{compact['weight_layers']:.0f} weight layers** (its four "
+        f"convolutions, the attention block's q, k, v and SE pair, the classifier) and "
+        f"{compact['params_m']:.2f} million parameters, "
+        f"{compact['params_m'] / r34['params_m']:.1%} of ResNet34's; counted with every "
+        f"matrix product it costs {compact['counted_gflops']:.2f} GFLOPs per 84 px image, "
+        f"{compact['counted_gflops'] / r34['counted_gflops']:.2f} times ResNet34's.")
+
+
+def validation_choice_sentence(records: Mapping[str, Record], chosen: str) -> str:
+    """How a design repeated over seeds was chosen among ``records`` (label -> first-seed
+    record): by its best validation accuracy, never by a test number; says so when the
+    choice no longer matches the records."""
+    best = {label: max(row["val_acc"] for row in r.history) for label, r in records.items()}
+    order = sorted(best, key=best.get, reverse=True)
+    ranking = ", ".join(f"{label} {100 * best[label]:.1f}%" for label in order)
+    if order[0] == chosen:
+        return (f"{chosen} is the design repeated over seeds because its best validation "
+                f"accuracy (the mean over the seven subsets, on the validation images) is the "
+                f"highest of the four in their first seed: {ranking}. No test number entered "
+                f"the choice.")
+    return (f"{chosen} is the design repeated over seeds, but by validation accuracy it is no "
+            f"longer the best of the four ({ranking}): the choice should be made again.")

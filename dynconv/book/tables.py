@@ -234,6 +234,27 @@ def criterion_table(records: Mapping[str, Record], *, reference: str,
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+def seed_criterion_table(runs: Mapping[str, Sequence[Record]], *, reference: str,
+                         fraction: float = 0.9) -> pd.DataFrame:
+    """Part II's goal over seeds: per network (label -> its seeds' records), the mean RGB
+    accuracy and its range, and that mean as a fraction of the reference's mean (the
+    reference's own seeds included); each seed's fraction to the reference's mean beside it."""
+    ref_mean = seed_summary([r.test["RGB"] for r in runs[reference]]).mean
+    rows = {}
+    for label, records in runs.items():
+        summary = seed_summary([r.test["RGB"] for r in records])
+        rows[label] = {
+            "seeds": len(records),
+            "RGB accuracy, mean": summary.mean,
+            "RGB accuracy, range": summary.spread,
+            f"fraction of {reference} (means)": summary.mean / ref_mean,
+            f"meets {int(round(100 * fraction))}%": bool(summary.mean >= fraction * ref_mean),
+            "per seed (fraction)": ", ".join(f"{r.test['RGB'] / ref_mean:.3f}"
+                                             for r in records),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def departure_table(profile: str = "ci") -> pd.DataFrame:
     """Every setting in which ``profile`` departs from the original study's, with its reason:
     the profile's fields (:func:`dynconv.config.departures`), then the experiments' own

@@ -7,6 +7,7 @@
 - :mod:`~dynconv.experiments.keys`: which code a record's numbers depend on, read from the
   layout (``is_numeric``);
 - :mod:`~dynconv.experiments.records`: the typed record, its intervals and paired tests;
+- :mod:`~dynconv.experiments.convergence`: the rule that says whether a run had levelled off;
 - :mod:`~dynconv.experiments.inspection`: what a record stores of its trained model for a
   chapter's figure;
 - :mod:`~dynconv.experiments.launch`: ``python -m dynconv.experiments.launch``, one experiment

@@ -41,6 +41,7 @@ import pandas as pd
 from dynconv.channels import SUBSET_NAMES
 from dynconv.errors import ConfigError
 from dynconv.evaluation.evaluate import SubsetResult, class_report, confusion_from_predictions
+from dynconv.experiments.convergence import Convergence, record_convergence
 from dynconv.fileio import read_json
 from dynconv.provenance import hardware, to_jsonable, versions, write_json
 from dynconv.stats import PairedTest, accuracy_interval, paired_test
@@ -182,6 +183,12 @@ class Record:
         """Wilson interval of the test accuracy on ``subset``."""
         return accuracy_interval(int(self.correct(subset).sum()), self.num_test,
                                  confidence=confidence)
+
+    @property
+    def convergence(self) -> Convergence:
+        """Whether its validation curve had levelled off
+        (:mod:`dynconv.experiments.convergence`)."""
+        return record_convergence(self.history, self.data)
 
     def confusion(self, subset: str) -> np.ndarray:
         """(C, C) counts, rows = true class (scikit-learn)."""

@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any
 
 from dynconv.channels import INCOMPLETE_SUBSETS, parse_channels
-from dynconv.config import PROFILES, TrainConfig, get_config
+from dynconv.config import CI, FULL, PROFILES, TrainConfig, get_config
 from dynconv.errors import ConfigError
 from dynconv.experiments.inspection import INSPECTIONS
 from dynconv.models.zoo import MODEL_NAMES, model_options
@@ -99,7 +99,7 @@ class ExperimentSpec:
         if self.num_seeds < 1:
             raise ConfigError(f"experiment {self.name!r}: num_seeds must be >= 1")
         for profile, fields in self.profile_overrides.items():  # bad fields fail here, not later
-            get_config(profile if profile in PROFILES else "ci", **self.overrides, **fields)
+            get_config(profile if profile in PROFILES else "ci", **{**self.overrides, **fields})
         get_config("ci", **self.overrides)
 
     def config(self, profile: str | TrainConfig = "ci", **overrides: Any) -> TrainConfig:
@@ -135,11 +135,21 @@ _PART2_REASONS = {"ci": (
 )}
 
 _ALL_SUBSETS = {"val_subsets": "all"}  # validate on the mean over the seven subsets
+# v5's longer budget: three times each oracle's epochs, the learning-rate cycle stretched to
+# match and no early stop before its end (under full: three times the epoch cap, early
+# stopping on validation as every full run)
+_LONG = {"max_epochs": 3 * FULL.max_epochs}
+_LONG_CI = {"max_epochs": 3 * CI.max_epochs, "patience": 3 * CI.max_epochs}
+_LONG_REASON = ("three times the profile's 6 epochs, one one-cycle schedule over all 18, and no "
+                "early stop before the cycle ends (the profile's own reason for its patience)")
 # CHAMMI's four first layers (dynconv.stems.chammi), by model name.
 PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixing",
                     "hypernet": "HyperNet", "depthwise": "Depthwise"}
-# The published design repeated over 3 seeds: the one with the highest worst-subset ratio to
-# the oracles in a first single-seed run of all four (ci profile, built-in data; chapter 11).
+# The published design repeated over 3 seeds. First picked by its worst-subset ratio to the
+# oracles on TEST images in a first single-seed run of all four (ci profile, built-in data);
+# a choice must be made on validation data, and on validation (best validation accuracy, mean
+# over the seven subsets) it is also the best of the four: chapter 11 computes that check from
+# the records and says so if it stops holding.
 BEST_PUBLISHED = "templatemixing"
 
 # v5's ablations: (name, label, what differs in build_model's arguments, what it tests).
@@ -214,6 +224,17 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
     ) for design, label in PUBLISHED_LABELS.items()),
     ExperimentSpec(
+        "v5-long", "v5, 3x budget", "v5", overrides={**_ALL_SUBSETS, **_LONG},
+        profile_overrides={"ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON}, num_seeds=3,
+        purpose="v5 trained three times as long as each oracle (the seven oracles together "
+                "train seven times as long as one network).",
+    ),
+    ExperimentSpec(
+        "v5-switchable-bn", "v5 + switchable BN", "v5_switchable", overrides=_ALL_SUBSETS,
+        purpose="v5's first layer with one BatchNorm per channel subset (Yu et al., "
+                "slimmable networks), the subset drawn once per batch.",
+    ),
+    ExperimentSpec(
         "v4-identity", "v4 + identity", "v4_identity", overrides=_ALL_SUBSETS,
         purpose="v4 per sample's kernel generator told WHICH channels are present (v4 knows "
                 "only how many), with v4's own per-image dropping.",
@@ -223,7 +244,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
       for name, label, kwargs, what in _V5_ABLATIONS),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
-        "resnet34", "ResNet34", "resnet34",
+        "resnet34", "ResNet34", "resnet34", num_seeds=3,
         profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
         purpose="Part II's reference network.",
     ),
@@ -238,22 +259,37 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose="The small attention network with the 7x7/2 stem (attention at half size).",
         inspect="part2_first_block",
     ),
+    ExperimentSpec(
+        "compact", "compact", "compact", num_seeds=3,
+        profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
+        purpose="This book's Part II network: four 3x3 convolutions with two max-pools and "
+                "one attention + SE block where the map is small.",
+    ),
+    ExperimentSpec(
+        "compact-no-attention", "compact without attention", "compact",
+        model_kwargs={"attention": False},
+        profile_overrides=_PART2, profile_reasons=_PART2_REASONS,
+        purpose="The compact network's ablation: its attention + SE block removed.",
+    ),
 )
 
 # The chapters' groups, in the order the book introduces them.
 PART1: tuple[str, ...] = ("resnet18", "v1", "v2", "v3", "v4-batch", "v4-sample")
-PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2")
+PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2", "compact")
+# Part II's own network and its ablation (chapter 9)
+COMPACT_ABLATION: tuple[str, ...] = ("compact", "compact-no-attention")
 # Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
 SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
     {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
 # Part III (chapter 11): v5, the published designs, the two controls (a = the Part I control).
 PUBLISHED: tuple[str, ...] = tuple(PUBLISHED_LABELS)
-PART3: tuple[str, ...] = ("v5", *PUBLISHED, "resnet18", "resnet18-sampled")
+# (v5-long: v5 with three times the epochs, the one Part III model off the oracles' budget)
+PART3: tuple[str, ...] = ("v5", "v5-long", *PUBLISHED, "resnet18", "resnet18-sampled")
 # What identity adds to v4: v4 per sample (Part I, 3 seeds) against the same generator and the
 # same dropping told which channels are present; and v5's own ablation.
 IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
-                                 "v5-zero-fill")
+                                 "v5-zero-fill", "v5-switchable-bn")
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
 

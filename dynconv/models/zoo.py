@@ -18,8 +18,10 @@ from torch import nn
 
 from dynconv.channels import RGB, ChannelSubset
 from dynconv.errors import ConfigError, check_int
+from dynconv.models.compact_net import compact_net
 from dynconv.models.resnet import LAYERS, DynamicStemResNet, PlainResNet
 from dynconv.models.small_net import small_attention_net
+from dynconv.models.switchable import SwitchableBNResNet
 from dynconv.stems.chammi import CHAMMI_DESIGNS, chammi_stem
 from dynconv.stems.v1 import PerSampleKernelStem
 from dynconv.stems.v2 import SubsetSizeKernelStem
@@ -30,7 +32,7 @@ from dynconv.stems.v5 import ChannelEmbeddingStem
 __all__ = [
     "MODEL_NAMES", "build_model", "builder", "model_options", "resnet18", "resnet18_chammi",
     "resnet18_v1", "resnet18_v2", "resnet18_v3", "resnet18_v4", "resnet18_v4_identity",
-    "resnet18_v5", "resnet34",
+    "resnet18_v5", "resnet18_v5_switchable", "resnet34",
 ]
 
 # ---- the builders: one public function per model (torchvision's style) -----------------
@@ -110,6 +112,15 @@ def resnet18_v5(*, num_classes: int, identity: bool = True, missing: str = "drop
     return DynamicStemResNet(stem, num_classes=num_classes, sampling=sampling)
 
 
+def resnet18_v5_switchable(*, num_classes: int, identity: bool = True,
+                           sampling: str = "hierarchical-batch") -> SwitchableBNResNet:
+    """v5's first layer in a ResNet18 with one BatchNorm per channel subset (switchable
+    BatchNorm, :mod:`dynconv.models.switchable`), the subset drawn once per batch."""
+    _check_num_classes(num_classes)
+    return SwitchableBNResNet(ChannelEmbeddingStem(identity=identity), num_classes=num_classes,
+                              sampling=sampling)
+
+
 def resnet18_chammi(*, num_classes: int, design: str,
                     sampling: str = "hierarchical") -> DynamicStemResNet:
     """ResNet18 with a CHAMMI first layer (``dynconv.stems.chammi``), same sampling as v5."""
@@ -134,6 +145,8 @@ MODEL_NAMES: tuple[str, ...] = (
     "templatemixing",
     "hypernet",
     "depthwise",
+    "v5_switchable",
+    "compact",
 )
 
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
@@ -147,7 +160,9 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "small_k7s2": partial(small_attention_net, stem="k7s2"),
     "v4_identity": resnet18_v4_identity,
     "v5": resnet18_v5,
+    "v5_switchable": resnet18_v5_switchable,
     **{design: partial(resnet18_chammi, design=design) for design in CHAMMI_DESIGNS},
+    "compact": compact_net,
 }
 
 _FIXED: dict[str, tuple[str, ...]] = {"small_k3s1": ("stem",), "small_k7s2": ("stem",),
