@@ -79,3 +79,19 @@ def test_the_published_design_is_chosen_on_validation_not_test():
     assert "highest of the four in their first seed: A 60.0%, B 55.0%" in chosen
     assert "No test number" in chosen
     assert "should be made again" in validation_choice_sentence(records, "B")
+
+
+def test_selection_sentence_says_what_an_early_best_epoch_cost():
+    from dynconv.book.sentences import selection_sentence
+
+    history = [{"epoch": i + 1, "val_acc": v, "val_loss": loss}
+               for i, (v, loss) in enumerate([(0.3, 2.0), (0.44, 1.6), (0.47, 1.9), (0.50, 2.2)])]
+    early = make_record({"RGB": [0, 1]}, [0, 1], label="long", history=history, best_epoch=2,
+                        epochs_run=4)
+    last = make_record({"RGB": [0, 1]}, [0, 1], label="short", history=history[:2],
+                       best_epoch=2, epochs_run=2)
+    text = selection_sentence({"long": early, "short": last})
+    assert "long, seed 42: epoch 2 of 4 by val_loss (validation accuracy 44.0% there, up to " \
+           "50.0% later)" in text
+    assert "short" not in text
+    assert selection_sentence({"short": last}).startswith("Validation chose the last epoch")

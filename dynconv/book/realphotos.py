@@ -327,6 +327,8 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.budget_sentence(table))
     _show(sentences.comparison_sentence(runs["v5-long"][0], v5, seed_spread=spread))
     _show(sentences.convergence_sentence({label(n): runs[n][0] for n in ("v5", "v5-long")}))
+    _show(sentences.selection_sentence({f"{label(n)} ({r.seed})": r for n in ("v5", "v5-long")
+                                        for r in runs[n]}))
     used = {label(n): r[0] for n, r in runs.items()}
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
     used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})

@@ -698,3 +698,22 @@ def validation_choice_sentence(records: Mapping[str, Record], chosen: str) -> st
                 f"the choice.")
     return (f"{chosen} is the design repeated over seeds, but by validation accuracy it is no "
             f"longer the best of the four ({ranking}): the choice should be made again.")
+
+
+def selection_sentence(records: Mapping[str, Record]) -> str:
+    """Which epoch validation chose for each of ``records`` (label -> record), and what that
+    choice cost in validation accuracy when it was not the last epoch (a validation loss that
+    rises while the accuracy still climbs: the model grows over-confident)."""
+    early = {}
+    for label, r in records.items():
+        if r.best_epoch < r.epochs_run:
+            at_best = r.history[r.best_epoch - 1]["val_acc"]
+            later = max(row["val_acc"] for row in r.history[r.best_epoch:])
+            early[label] = (r, at_best, later)
+    if not early:
+        return f"Validation chose the last epoch of every run here ({_join(list(records))})."
+    parts = [f"{label}, seed {r.seed}: epoch {r.best_epoch} of {r.epochs_run} by {r.monitor} "
+             f"(validation accuracy {_percent(at_best)} there, up to {_percent(later)} later)"
+             for label, (r, at_best, later) in early.items()]
+    return ("Validation chose an earlier epoch than the last for " + "; ".join(parts)
+            + ". The model kept is the one of that epoch, as the rule of every run says.")

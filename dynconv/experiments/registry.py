@@ -137,7 +137,7 @@ _PART2_REASONS = {"ci": (
 _ALL_SUBSETS = {"val_subsets": "all"}  # validate on the mean over the seven subsets
 # v5's longer budget: three times each oracle's epochs, the learning-rate cycle stretched to
 # match and no early stop before its end (under full: three times the epoch cap, early
-# stopping on validation as every full run)
+# stopping on validation as every full run; under smoke: the profile's own single epoch)
 _LONG = {"max_epochs": 3 * FULL.max_epochs}
 _LONG_CI = {"max_epochs": 3 * CI.max_epochs, "patience": 3 * CI.max_epochs}
 _LONG_REASON = ("three times the profile's 6 epochs, one one-cycle schedule over all 18, and no "
@@ -224,8 +224,9 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
     ) for design, label in PUBLISHED_LABELS.items()),
     ExperimentSpec(
-        "v5-long", "v5, 3x budget", "v5", overrides={**_ALL_SUBSETS, **_LONG},
-        profile_overrides={"ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON}, num_seeds=3,
+        "v5-long", "v5, 3x budget", "v5", overrides=_ALL_SUBSETS,
+        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        num_seeds=3,
         purpose="v5 trained three times as long as each oracle (the seven oracles together "
                 "train seven times as long as one network).",
     ),
