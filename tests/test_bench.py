@@ -81,8 +81,9 @@ def test_stored_benchmark_is_reused_only_for_the_same_settings(tmp_path):
 
 def test_study_estimate_counts_every_training_and_step():
     step = {("resnet18", 64): 2.0, ("resnet34", 16): 1.0, ("small_k3s1", 16): 3.0,
-            ("small_k7s2", 16): 0.5}
-    flops = {"resnet18": 1e9, "resnet34": 2e9, "small_k3s1": 3e9, "small_k7s2": 1e9}
+            ("small_k7s2", 16): 0.5, ("compact", 16): 0.4}
+    flops = {"resnet18": 1e9, "resnet34": 2e9, "small_k3s1": 3e9, "small_k7s2": 1e9,
+             "compact": 1e9}
     estimate = bench.study_estimate(step, flops, epochs=2, train_images=640)
     names = dict.fromkeys((*PART1, *SUBSET_TRAINED.values(), *PART2))
     assert len(estimate) == sum(len(get_experiment(n).seeds("full")) for n in names)

@@ -222,7 +222,8 @@ def test_part3_experiments_share_the_sampling_and_the_validation():
         assert spec.overrides["val_subsets"] == "all"
         model = build_model(spec.model, num_classes=3, **spec.model_kwargs)
         expected = {"v5-v4-sampling": "v4", "v4-identity": "v4",
-                    "v5-batch-sampling": "hierarchical-batch"}.get(name, "hierarchical")
+                    "v5-batch-sampling": "hierarchical-batch",
+                    "v5-switchable-bn": "hierarchical-batch"}.get(name, "hierarchical")
         assert model.sampler.mode == expected, name
     # the identity pair differs in the identity only: same dropping rule and probability
     v4 = build_model("v4", num_classes=3, **EXPERIMENTS[IDENTITY_PAIR[0]].model_kwargs)
@@ -230,7 +231,7 @@ def test_part3_experiments_share_the_sampling_and_the_validation():
     assert repr(v4.sampler) == repr(v4_id.sampler) == "ChannelSampler('v4', drop_prob=0.5)"
     assert type(v4.conv1).__name__ == "SubsetSizeKernelStem"
     assert len(PUBLISHED) == 4
-    assert [EXPERIMENTS[n].num_seeds for n in ("v5", "resnet18-sampled")] == [3, 3]
+    assert [EXPERIMENTS[n].num_seeds for n in ("v5", "v5-long", "resnet18-sampled")] == [3, 3, 3]
     assert sum(EXPERIMENTS[n].num_seeds == 3 for n in PUBLISHED) == 1
 
 

@@ -24,7 +24,7 @@ from dynconv.stats import interval_text
 
 NUM_SAMPLES = 16  # sample predictions per panel
 # Plain networks: a missing channel is zero-filled (input_mode "zero").
-ZERO_FILL_MODELS = ("resnet18", "resnet34", "small_k3s1", "small_k7s2")
+ZERO_FILL_MODELS = ("resnet18", "resnet34", "small_k3s1", "small_k7s2", "compact")
 
 
 def html_panel(
