@@ -68,7 +68,7 @@ def original_v3_repeat(images: Tensor, trained: Mapping[str, Any], *, seed: int 
 
 def channel_order() -> pd.DataFrame:
     """A pure red image as this book decodes it (PIL: R, G, B) and as the original's
-    ``cv2.imread`` returns it (B, G, R): the mean of each channel index (chapter 10)."""
+    ``cv2.imread`` returns it (B, G, R): the mean of each channel index (chapter 11)."""
     red = np.asarray(Image.new("RGB", (8, 8), (255, 0, 0)))  # (8, 8, 3), as PIL decodes
     opencv = red[..., ::-1]  # what cv2.imread returns for the same file
     rows = {"this book (PIL)": red, "the original (cv2.imread)": opencv}
@@ -80,7 +80,7 @@ def channel_order() -> pd.DataFrame:
 
 def temperature_table(temperatures: tuple[float, ...] = (34.0, 1.0), *, seed: int = 0
                       ) -> pd.DataFrame:
-    """What the original v3's temperature does to its routing softmax (chapter 10): the
+    """What the original v3's temperature does to its routing softmax (chapter 11): the
     largest weight the most one-sided logits in [-1, 1] can get (uniform: 1/K), and the mean
     entropy of random logits over log K (1 = uniform)."""
     extreme = torch.tensor([1.0, -1.0, -1.0, -1.0])  # the most one-sided logits in [-1, 1]
@@ -95,7 +95,7 @@ def temperature_table(temperatures: tuple[float, ...] = (34.0, 1.0), *, seed: in
 
 def original_v3_facts() -> str:
     """The original v3's hidden width and the kernel slices it uses for GB, against this
-    book's identity slices (chapter 10)."""
+    book's identity slices (chapter 11)."""
     gb = parse_channels("GB")
     return (f"original hidden width: {original_hidden_width()}; GB uses kernel slices "
             f"{original_kernel_slices(gb)} in the original, {identity_kernel_slices(gb)} here")

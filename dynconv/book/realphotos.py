@@ -288,7 +288,7 @@ def part2_section(photos: RealPhotos) -> dict[str, Record]:
 
 
 def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[str, Record]:
-    """Chapter 10: the Part I table on real photos, with the per-subset networks, and which
+    """Chapter 11: the Part I table on real photos, with the per-subset networks, and which
     layer is best on the incomplete subsets on each dataset."""
     records = photos.records(*PART1)
     oracles = {s: photos.run(n) for s, n in SUBSET_TRAINED.items()}
@@ -302,7 +302,7 @@ def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[st
 
 
 def part3_section(photos: RealPhotos) -> dict[str, Record]:
-    """Chapter 11: every Part III model's ratio to the oracles, its seeds, and v5 against its
+    """Chapter 10: every Part III model's ratio to the oracles, its seeds, and v5 against its
     rivals and ablations."""
     oracles = {s: photos.run(n) for s, n in SUBSET_TRAINED.items()}
     runs = {n: photos.seeds(n) for n in PART3}

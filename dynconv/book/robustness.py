@@ -1,6 +1,6 @@
 """How close one network comes, on every channel subset, to a network trained on that subset.
 
-Chapter: ``11_part3``.
+Chapter: ``10_part3``.
 
 The yardstick of Part III is the per-subset *oracle*: a plain ResNet18 trained and tested on one
 subset alone (:data:`dynconv.experiments.registry.SUBSET_TRAINED`; on RGB the Part I control). A

@@ -448,7 +448,7 @@ def sagan_flops_sentence(costs: pd.DataFrame, *, image_size: int = 84,
 
 
 def errata_cost_conclusion(costs: pd.DataFrame) -> str:
-    """Chapter 10's fourth conclusion, from the reported numbers and this book's counts."""
+    """Chapter 11's fourth conclusion, from the reported numbers and this book's counts."""
     rgb = part1_rgb_accuracy()
     acc = part2_results()["test_acc_rgb"]
     gflops = costs["counted_gflops"]

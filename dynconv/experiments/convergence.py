@@ -1,6 +1,6 @@
 """Has a training run levelled off? One rule, stated once, applied to every record the book shows.
 
-Chapters: every chapter that trains (its summary paragraph), ``11_part3`` (the budget).
+Chapters: every chapter that trains (its summary paragraph), ``10_part3`` (the budget).
 
 **The rule.** A run has *levelled off* when its last ``window`` epochs (default 2) raised the
 best validation accuracy by no more than one standard error of a validation accuracy,
@@ -13,7 +13,7 @@ accuracies are measured on the same images, so their mean moves about as much as
 **What the rule cannot see.** Under a one-cycle schedule (the ``ci`` profile) the learning rate
 falls to almost nothing in the last epochs, so the curve flattens there by construction, and a
 run that levels off under this rule may still gain from a *longer cycle*. That question only a
-longer run answers: chapter 11 trains v5 with three times the budget (``v5-long``) and
+longer run answers: chapter 10 trains v5 with three times the budget (``v5-long``) and
 compares the two on the same test images.
 """
 

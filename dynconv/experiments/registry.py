@@ -13,7 +13,7 @@ Per-profile choices are *data* of an experiment, not branches in a chapter:
   first 3 of the 6 epochs under ``ci``, so that it reaches 1 within the run;
 * v4 is validated (early stopping, best epoch) on the mean over all seven subsets, because it is
   meant to serve every subset; the original selected it on RGB. So is every Part III model;
-* Part III (chapter 11) trains its models with one channel-sampling rule (hierarchical, drawn per
+* Part III (chapter 10) trains its models with one channel-sampling rule (hierarchical, drawn per
   image: :mod:`dynconv.stems.sampling`) and scores them against :data:`SUBSET_TRAINED`, a plain
   ResNet18 trained on each subset alone.
 
@@ -148,7 +148,7 @@ PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixin
 # The published design repeated over 3 seeds. First picked by its worst-subset ratio to the
 # oracles on TEST images in a first single-seed run of all four (ci profile, built-in data);
 # a choice must be made on validation data, and on validation (best validation accuracy, mean
-# over the seven subsets) it is also the best of the four: chapter 11 computes that check from
+# over the seven subsets) it is also the best of the four: chapter 10 computes that check from
 # the records and says so if it stops holding.
 BEST_PUBLISHED = "templatemixing"
 
@@ -202,7 +202,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         train_channels=subset,
         purpose=f"The best a ResNet18 reaches on {subset}: trained and tested on {subset} only.",
     ) for subset in INCOMPLETE_SUBSETS),
-    # ---- Part III: one first layer for any subset (chapter 11). All serve every subset, so all
+    # ---- Part III: one first layer for any subset (chapter 10). All serve every subset, so all
     # are validated on the mean over the seven subsets, and all but control (a) are trained with
     # the same hierarchical channel sampling, drawn per image (dynconv.stems.sampling), unless the
     # name says otherwise.
@@ -282,7 +282,7 @@ COMPACT_ABLATION: tuple[str, ...] = ("compact", "compact-no-attention")
 # Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
 SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
     {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
-# Part III (chapter 11): v5, the published designs, the two controls (a = the Part I control).
+# Part III (chapter 10): v5, the published designs, the two controls (a = the Part I control).
 PUBLISHED: tuple[str, ...] = tuple(PUBLISHED_LABELS)
 # (v5-long: v5 with three times the epochs, the one Part III model off the oracles' budget)
 PART3: tuple[str, ...] = ("v5", "v5-long", *PUBLISHED, "resnet18", "resnet18-sampled")

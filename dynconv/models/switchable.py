@@ -1,6 +1,6 @@
 """Switchable BatchNorm: one set of BatchNorm statistics and affine weights per channel subset.
 
-Chapter: ``11_part3``.
+Chapter: ``10_part3``.
 
 Paper: Yu, Yang, Xu, Yang, Huang, "Slimmable Neural Networks", ICLR 2019,
 https://arxiv.org/abs/1812.08928. A slimmable network shares its convolutions across widths
@@ -24,7 +24,7 @@ How this differs from the paper and from v5:
   its BatchNorm. The cost: 7 times the BatchNorm parameters (57,600 more on ResNet18, six more
   copies of its 9,600; 0.5% of its 11.2 million), no extra arithmetic.
 
-What it gives at the ``ci`` budget (chapter 11): far less than v5 on every incomplete subset.
+What it gives at the ``ci`` budget (chapter 10): far less than v5 on every incomplete subset.
 Each single-channel BatchNorm is updated in about a ninth of the steps, so its running
 statistics lag the weights; the paper avoids that by training every configuration in every
 step, which costs seven forward passes per step and is not tried here.

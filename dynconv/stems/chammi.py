@@ -1,6 +1,6 @@
 """The channel-adaptive first layers of the CHAMMI benchmark, as ResNet18 stems.
 
-Chapter: ``11_part3``.
+Chapter: ``10_part3``.
 
 Paper: Chen, Pham et al., "CHAMMI: A benchmark for channel-adaptive models in microscopy
 imaging", NeurIPS 2023 Datasets and Benchmarks, https://arxiv.org/abs/2310.19224. Its

@@ -1,6 +1,6 @@
 """The original study's v3 bugs, reproduced on purpose so the book can show them.
 
-Chapter: ``10_errata`` (and ``05_v3``, which contrasts it with ``DynamicConvStem``).
+Chapter: ``11_errata`` (and ``05_v3``, which contrasts it with ``DynamicConvStem``).
 
 Paper: Chen et al., "Dynamic Convolution: Attention over Convolution Kernels", CVPR 2020,
 https://arxiv.org/abs/1912.03458 (the original report credits "Wu et al.").

@@ -1,6 +1,6 @@
 """Channel sampling in training: which channels the first layer sees at each step.
 
-Chapters: ``06_v4`` (v4's dropping), ``11_part3`` (every model of Part III).
+Chapters: ``06_v4`` (v4's dropping), ``10_part3`` (every model of Part III).
 
 A model meant to serve every channel subset must meet every subset in training. Three rules:
 
@@ -15,7 +15,7 @@ A model meant to serve every channel subset must meet every subset in training. 
   94.2% and then 72.6% on RGB for two initialisations with per-batch draws, and 95.5% with
   per-image draws, its worst subset ratio to the oracles rising from 0.82 to 0.90. Drawn per
   image, every batch holds the mixture, so training and test normalise alike. Kept as
-  v5's ablation (chapter 11).
+  v5's ablation (chapter 10).
 * ``"v4"``: the study's own v4 rule (:mod:`dynconv.stems.v4`, ``drop_mode="sample"``), one
   draw per image: with probability ``drop_prob`` the image keeps a hierarchical draw,
   otherwise all its channels. With 0.5 on RGB, 2/3 of the images keep RGB and every other

@@ -1,5 +1,5 @@
 """v4: v2's stem trained with random channel dropping (chapter ``06_v4``), and v4 + identity,
-the same generator told WHICH channels are present (Part III, chapter ``11_part3``).
+the same generator told WHICH channels are present (Part III, chapter ``10_part3``).
 
 Channel dropping in the spirit of modality dropout (Neverova et al., "ModDrop", TPAMI 2016):
 the network learns every subset from RGB images by forgetting channels at random. v4 has no

@@ -1,7 +1,7 @@
 """v5, this book's first layer for any channel subset: a shared per-channel filter bank, a
 learned embedding of each channel's identity, and a mean over the channels present.
 
-Chapter: ``11_part3``.
+Chapter: ``10_part3``.
 
 For each present channel c (x_c is one (H, W) map):
 
@@ -32,7 +32,7 @@ What it draws on:
 How it differs from ChannelViT: a 3x3/1 conv stem instead of patch tokens, and the channels
 are combined by the mean at once instead of by attention over per-channel tokens (no
 transformer follows). ``identity=False`` (no embedding) and ``missing="zero"`` (absent
-channels enter as zero maps and the mean is over all three) are the ablations of chapter 11.
+channels enter as zero maps and the mean is over all three) are the ablations of chapter 10.
 Cost on RGB: the bank runs once per channel, the multiply-adds of a 3 -> 64 conv. What
 costs time is memory, not arithmetic: the n per-channel maps are n times the stem's output,
 written, rectified, averaged and, for the backward pass, kept. On a CPU ``forward`` therefore
