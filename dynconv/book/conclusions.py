@@ -1,0 +1,272 @@
+"""The book's conclusions, Parts I to III, each computed from the records of both datasets.
+
+The closing chapter (11) states one conclusion per part of the study and one on the question
+the parts answer differently: does the best first layer for missing channels depend on the
+data? Every conclusion is a sentence computed here from stored records, once for the built-in
+shapes (the chapter's own records) and once for the real photos that ship with the book
+(:mod:`dynconv.book.realphotos`), so no sentence can outlive the numbers it states.
+
+A *source* is anything with the record-loading methods of
+:class:`dynconv.book.chapter.Chapter`: ``run(name)``, ``seeds(name)``, ``records(*names)``
+and ``identity`` (the dataset). :class:`dynconv.book.realphotos.RealPhotos` is one too.
+
+The comparison rule is the book's (chapter 7): a gap counts as a difference only when
+McNemar's exact test on the same test images finds it at 5% *and* it is larger than the
+seed-to-seed spread of the experiments repeated over seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from IPython.display import Markdown, display
+
+from dynconv.book import realphotos, robustness, tables
+from dynconv.channels import INCOMPLETE_SUBSETS, SUBSET_NAMES
+from dynconv.experiments.records import Record, paired_tests
+from dynconv.experiments.registry import (
+    BEST_PUBLISHED,
+    DYNAMIC_LAYERS,
+    PART1,
+    PART2,
+    PART3,
+    SUBSET_TRAINED,
+    label,
+)
+from dynconv.stats import ALPHA
+
+__all__ = ["Source", "data_dependence", "data_dependence_sentence", "gap_counts",
+           "gap_text", "part1", "part1_sentence", "part2", "part2_sentence", "part3",
+           "part3_sentence", "show"]
+
+
+class Source(Protocol):
+    """Where a conclusion's records come from (a chapter, or the shipped real photos)."""
+
+    identity: Any
+
+    def run(self, name: str) -> Record: ...
+
+    def seeds(self, name: str) -> list[Record]: ...
+
+    def records(self, *names: str) -> dict[str, Record]: ...
+
+
+def gap_counts(a: Record, b: Record, subsets: Sequence[str], seed_spread: float,
+               alpha: float = ALPHA) -> tuple[list[str], list[str]]:
+    """The subsets (of ``subsets`` both were tested on) where ``a`` beats ``b`` and where it
+    falls behind by the book's rule: McNemar's exact test at ``alpha`` and a gap larger than
+    ``seed_spread``."""
+    better, worse = [], []
+    for test in paired_tests(a, b, subsets):
+        if test.p_value < alpha and abs(test.difference) > seed_spread:
+            (better if test.difference > 0 else worse).append(test.subset)
+    return better, worse
+
+
+def gap_text(better: Sequence[str], worse: Sequence[str], tested: int) -> str:
+    """"ahead on 2 (R, G) and behind on none of 6 subsets" (see :func:`gap_counts`)."""
+    def part(names: Sequence[str]) -> str:
+        return f"{len(names)} ({', '.join(names)})" if names else "none"
+    return f"ahead on {part(better)} and behind on {part(worse)} of {tested} subsets"
+
+
+# ----------------------------------------------------------------------------- Part I
+
+
+def part1_sentence(dataset: str, records: Mapping[str, Record], spread: float) -> str:
+    """Part I on one dataset: the best dynamic layer on the incomplete subsets, and each
+    dynamic layer against the zero-fill control there (``records``: label -> record of
+    :data:`PART1`; ``spread``: the largest seed spread on those subsets)."""
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    best, value = tables.best_on_subsets(records, dynamic, INCOMPLETE_SUBSETS)
+    control = records[label("resnet18")]
+    verdicts, ahead = [], []
+    for name in dynamic:
+        record = records[name]
+        tested = [s for s in INCOMPLETE_SUBSETS if s in record.test]
+        if not tested:
+            continue  # v1 serves RGB only
+        better, worse = gap_counts(record, control, tested, spread)
+        verdicts.append(f"*{name}* {gap_text(better, worse, len(tested))}")
+        if len(better) > len(worse):
+            ahead.append(name)
+    summary = (f"{len(ahead)} of {len(verdicts)} dynamic layers beat the control on more "
+               f"incomplete subsets than they lose ({', '.join(ahead) or 'none'})")
+    return (f"**Part I, {dataset}.** The best dynamic layer on the {len(INCOMPLETE_SUBSETS)} "
+            f"incomplete subsets is **{best}** ({value:.1%} on average). Against the "
+            f"zero-fill control (a difference only when McNemar's test finds it and it is "
+            f"larger than {100 * spread:.1f} points, the seed spread): "
+            + "; ".join(verdicts) + f". So {summary}.")
+
+
+def part1(source: Source) -> str:
+    """:func:`part1_sentence` from ``source``'s records."""
+    records = source.records(*PART1)
+    spreads = tables.seed_spreads({n: source.seeds(n) for n in ("resnet18", "v4-sample")},
+                                  INCOMPLETE_SUBSETS)
+    return part1_sentence(source.identity.name, records, max(spreads.values()))
+
+
+# ----------------------------------------------------------------------------- Part II
+
+
+def part2_sentence(dataset: str, runs: Mapping[str, Sequence[Record]],
+                   fraction: float = 0.9) -> str:
+    """Part II on one dataset: every small network's RGB accuracy as a fraction of
+    ResNet34's (means over the seeds each has; ``runs``: label -> records of :data:`PART2`),
+    and which meet ``fraction``."""
+    reference = label("resnet34")
+    table = tables.seed_criterion_table(runs, reference=reference, fraction=fraction)
+    column = f"fraction of {reference} (means)"
+    small = table.drop(index=reference)
+    parts = [f"*{name}* {row[column]:.2f} ({row['seeds']} seed{'s' * (row['seeds'] > 1)}, "
+             f"per seed {row['per seed (fraction)']})" for name, row in small.iterrows()]
+    meets = [n for n, row in small.iterrows() if row[column] >= fraction]
+    verdict = (f"{', '.join(meets)} meet{'s' * (len(meets) == 1)} {fraction:.0%} of ResNet34"
+               if meets else f"none meets {fraction:.0%} of ResNet34")
+    return (f"**Part II, {dataset}.** RGB test accuracy as a fraction of ResNet34's (mean "
+            f"of its {table.loc[reference, 'seeds']} seeds): " + "; ".join(parts)
+            + f". By the means, {verdict}.")
+
+
+def part2(source: Source) -> str:
+    """:func:`part2_sentence` from ``source``'s records."""
+    return part2_sentence(source.identity.name, {label(n): source.seeds(n) for n in PART2})
+
+
+# ----------------------------------------------------------------------------- Part III
+
+
+def _ratio_table(source: Source) -> tuple[Any, dict[str, list[Record]], dict[str, Record]]:
+    oracles = {s: source.run(n) for s, n in SUBSET_TRAINED.items()}
+    runs = {n: source.seeds(n) for n in PART3}
+    return robustness.robustness_table(runs, oracles), runs, oracles
+
+
+_LONG = "v5-long"  # v5 itself at three times the budget: not a rival, reported apart
+
+
+def _worst_at_budget(table: Any) -> Any:
+    """Worst-subset ratio (means over seeds) of the models trained with the oracles' budget,
+    highest first (the oracles and v5's 3x-budget run left out)."""
+    worst = robustness.worst_ratio(table)
+    return worst.drop([robustness.ORACLE, _LONG], errors="ignore")
+
+
+def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]],
+                   spread: float) -> str:
+    """Part III on one dataset: where v5's worst-subset ratio to the oracles ranks among the
+    published designs and the controls at the same budget (means over seeds), v5 against the
+    best published design and both controls subset by subset (first seeds, the book's rule
+    with ``spread``), and what three times the epochs gave."""
+    worst = _worst_at_budget(table)
+    rank = list(worst.index).index("v5") + 1
+    ahead_of_v5 = ", ".join(robustness.label_of(n) for n in worst.index[:rank - 1])
+    place = "the highest" if rank == 1 else f"number {rank}, behind {ahead_of_v5}"
+    ratios = "; ".join(f"{robustness.label_of(n)} {worst[n]:.2f}" for n in worst.index)
+    v5 = runs["v5"][0]
+    gaps = []
+    for rival in (BEST_PUBLISHED, "resnet18-sampled", "resnet18"):
+        better, worse = gap_counts(v5, runs[rival][0], SUBSET_NAMES, spread)
+        gaps.append(f"against *{label(rival)}* {gap_text(better, worse, len(SUBSET_NAMES))}")
+    text = (f"**Part III, {dataset}.** At the oracles' budget, v5's worst-subset ratio to the "
+            f"oracles is {place} of the {len(worst)} models serving every subset (means over "
+            f"seeds: {ratios}). Subset by subset (first seeds; a difference only when "
+            f"McNemar's test finds it and it is larger than {100 * spread:.1f} points), v5 "
+            f"is " + "; ".join(gaps) + ".")
+    if _LONG in set(table["model"]):
+        long = robustness.worst_ratio(table)[_LONG]
+        text += (f" With three times the epochs (*{label(_LONG)}*, not the oracles' budget) "
+                 f"its worst-subset ratio is {long:.2f} against {worst['v5']:.2f}.")
+    return text
+
+
+def part3(source: Source) -> str:
+    """:func:`part3_sentence` from ``source``'s records."""
+    table, runs, _ = _ratio_table(source)
+    spreads = tables.seed_spreads(robustness.seeded(runs))
+    return part3_sentence(source.identity.name, table, runs, max(spreads.values()))
+
+
+# ----------------------------------------------------------------------------- the data
+
+
+def data_dependence_sentence(best_layer: Mapping[str, str], v5_rank: Mapping[str, int],
+                             v5_ahead: Mapping[str, int], models: int) -> str:
+    """The answer to "is the winning first layer a property of the data?" from three facts
+    per dataset: the best Part I dynamic layer on the incomplete subsets (``best_layer``:
+    dataset -> label), v5's rank by worst-subset ratio among the ``models`` serving every
+    subset at the oracles' budget (``v5_rank``), and on how many of the seven subsets v5 is
+    ahead of the best published design by the book's rule (``v5_ahead``)."""
+    names = list(best_layer)
+    listed = " and ".join(f"**{best_layer[d]}** on {d}" for d in names)
+    if len(set(best_layer.values())) > 1:
+        part1_text = (f"Among Part I's layers the winner on the incomplete subsets changes "
+                      f"with the data ({listed}): their ranking is a property of the data as "
+                      f"much as of the layers.")
+    else:
+        part1_text = (f"Among Part I's layers the winner on the incomplete subsets is the "
+                      f"same on both datasets ({listed}): these records do not show it "
+                      f"changing with the data.")
+    ranks = " and ".join(f"{'first' if v5_rank[d] == 1 else f'number {v5_rank[d]}'} on {d}"
+                         for d in names)
+    if all(r == 1 for r in v5_rank.values()):
+        v5_text = (f"v5, measured on both, has the highest worst-subset ratio of the {models} "
+                   f"models serving every subset at the same budget on each ({ranks}): its "
+                   f"first place holds on both datasets.")
+    else:
+        v5_text = (f"v5, measured on both, ranks {ranks} by worst-subset ratio among the "
+                   f"{models} models serving every subset at the same budget: its place "
+                   f"depends on the data too.")
+    firm = "; ".join(f"on {d} on {v5_ahead[d]} of {len(SUBSET_NAMES)} subsets" for d in names)
+    return (f"{part1_text} {v5_text} How firmly: it is ahead of the best published design "
+            f"({label(BEST_PUBLISHED)}) by the book's rule (McNemar's test and the seed "
+            f"spread) {firm}; where that count is 0, the ranking is a point estimate that "
+            f"the test images and seeds cannot confirm.")
+
+
+def data_dependence(*sources: Source) -> str:
+    """:func:`data_dependence_sentence` from each source's records."""
+    best, ranks, ahead, models = {}, {}, {}, 0
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    for source in sources:
+        name = source.identity.name
+        best[name] = tables.best_on_subsets(source.records(*PART1), dynamic,
+                                            INCOMPLETE_SUBSETS)[0]
+        table, runs, _ = _ratio_table(source)
+        worst = _worst_at_budget(table)
+        ranks[name], models = list(worst.index).index("v5") + 1, len(worst)
+        spread = max(tables.seed_spreads(robustness.seeded(runs)).values())
+        better, _ = gap_counts(runs["v5"][0], runs[BEST_PUBLISHED][0], SUBSET_NAMES, spread)
+        ahead[name] = len(better)
+    return data_dependence_sentence(best, ranks, ahead, models)
+
+
+# ----------------------------------------------------------------------------- the page
+
+_PARTS = {"part1": part1, "part2": part2, "part3": part3}
+
+
+def show(source: Source, conclusion: str) -> None:
+    """Display conclusion ``conclusion`` ("part1", "part2", "part3" or "data") computed on
+    ``source`` (the chapter's data) and on the shipped real photos, or say in one sentence
+    why the real photos are not shown."""
+    try:
+        photos = realphotos.find()
+    except realphotos.PhotosUnavailable as why:
+        photos, missing = None, str(why)
+    if conclusion == "data":
+        if photos is None:
+            display(Markdown(f"*Not computed in this build: the real-photo records are not "
+                             f"usable here ({missing}).*"))
+            return
+        display(Markdown(data_dependence(source, photos)))
+        return
+    compute = _PARTS[conclusion]
+    display(Markdown(compute(source)))
+    if photos is None:
+        display(Markdown(f"*On real photos: not shown in this build ({missing}).*"))
+    else:
+        display(Markdown(compute(photos)))

@@ -1,0 +1,145 @@
+"""The closing chapter's conclusions (dynconv.book.conclusions), on hand-made records."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from standins import with_accuracy
+
+from dynconv.book import conclusions, realphotos, robustness
+from dynconv.channels import SUBSET_NAMES
+from dynconv.experiments.registry import PART1, PART2, PART3, SUBSET_TRAINED, label
+
+
+def _everywhere(value: float, **overrides: float) -> dict[str, float]:
+    return {**dict.fromkeys(SUBSET_NAMES, value), **overrides}
+
+
+class FakeSource:
+    """A source of records by experiment name (every seed listed)."""
+
+    def __init__(self, name: str, seeds: dict[str, list]) -> None:
+        self.identity = SimpleNamespace(name=name)
+        self._seeds = seeds
+
+    def run(self, name):
+        return self._seeds[name][0]
+
+    def seeds(self, name):
+        return self._seeds[name]
+
+    def records(self, *names):
+        return {label(n): self.run(n) for n in names}
+
+
+def _record(name: str, fractions: dict[str, float], seed: int = 42):
+    return with_accuracy(fractions, label=label(name), seed=seed)
+
+
+def test_gap_counts_apply_both_tests():
+    a = with_accuracy({"R": 0.9, "G": 0.5, "B": 0.52})
+    b = with_accuracy({"R": 0.5, "G": 0.9, "B": 0.5})
+    assert conclusions.gap_counts(a, b, ["R", "G", "B"], seed_spread=0.05) == (["R"], ["G"])
+    # a gap McNemar finds but no larger than the seed spread is not called a difference
+    assert conclusions.gap_counts(a, b, ["R", "G", "B"], seed_spread=0.5) == ([], [])
+    assert conclusions.gap_text(["R"], [], 3) == "ahead on 1 (R) and behind on none of 3 subsets"
+
+
+def _part1_records(best: str) -> dict:
+    records = {label(n): _record(n, _everywhere(0.5)) for n in PART1}
+    records[label("v1")] = _record("v1", {"RGB": 0.5})  # v1 serves RGB only
+    records[label(best)] = _record(best, _everywhere(0.9))
+    return records
+
+
+def test_part1_names_the_best_layer_and_counts_gaps_against_the_control():
+    text = conclusions.part1_sentence("data A", _part1_records("v3"), spread=0.05)
+    assert "**Part I, data A.**" in text and "**v3** (90.0% on average)" in text
+    assert "*v3* ahead on 6 (RG, RB, GB, R, G, B) and behind on none of 6" in text
+    assert "*v2* ahead on none and behind on none of 6" in text
+    assert "*v1*" not in text  # no incomplete subset to compare
+    assert "1 of 4 dynamic layers beat the control" in text
+
+
+def test_part2_fractions_of_resnet34_and_the_90_percent_verdict():
+    runs = {label("resnet34"): [_record("resnet34", {"RGB": 0.8}, s) for s in (42, 43)],
+            label("small-k3s1"): [_record("small-k3s1", {"RGB": 0.6})],
+            label("small-k7s2"): [_record("small-k7s2", {"RGB": 0.76})],
+            label("compact"): [_record("compact", {"RGB": 0.8})]}
+    text = conclusions.part2_sentence("data A", runs)
+    assert "*small k3s1* 0.75 (1 seed" in text and "*compact* 1.00" in text
+    assert "By the means, small k7s2, compact meet 90% of ResNet34." in text
+    low = {**runs, label("compact"): [_record("compact", {"RGB": 0.4})],
+           label("small-k7s2"): [_record("small-k7s2", {"RGB": 0.4})]}
+    assert "none meets 90% of ResNet34" in conclusions.part2_sentence("data A", low)
+
+
+def _part3_source(name: str, v5: float, published: float, long: float) -> FakeSource:
+    seeds = {n: [_record(n, _everywhere(0.9))] for n in SUBSET_TRAINED.values()}
+    for n in PART3:
+        seeds[n] = [_record(n, _everywhere(0.6))]
+    for n in ("v5", "templatemixing", "resnet18-sampled"):  # the repeated ones
+        value = v5 if n == "v5" else published if n == "templatemixing" else 0.6
+        seeds[n] = [_record(n, _everywhere(value), s) for s in (42, 43)]
+    seeds["v5-long"] = [_record("v5-long", _everywhere(long))]
+    seeds["resnet18"] = [_record("resnet18", _everywhere(0.9, R=0.3))]
+    for n in PART1:
+        seeds.setdefault(n, [_record(n, _everywhere(0.5))])
+    seeds["v1"] = [_record("v1", {"RGB": 0.5})]  # v1 serves RGB only
+    return FakeSource(name, seeds)
+
+
+def test_part3_ranks_v5_at_the_oracles_budget_and_reports_its_longer_run_apart():
+    source = _part3_source("data A", v5=0.8, published=0.7, long=0.9)
+    text = conclusions.part3(source)
+    assert "v5's worst-subset ratio to the oracles is the highest of the 7 models" in text
+    assert "against *TemplateMixing* ahead on 7" in text
+    assert "its worst-subset ratio is 1.00 against 0.89" in text
+    behind = conclusions.part3(_part3_source("data B", v5=0.6, published=0.8, long=0.6))
+    assert "is number 2, behind TemplateMixing" in behind
+    assert "against *TemplateMixing* ahead on none and behind on 7" in behind
+
+
+def test_data_dependence_says_what_changes_with_the_data():
+    text = conclusions.data_dependence_sentence({"A": "v3", "B": "v4 per sample"},
+                                                {"A": 1, "B": 1}, {"A": 4, "B": 0}, 7)
+    assert "changes with the data (**v3** on A and **v4 per sample** on B)" in text
+    assert "first place holds on both datasets" in text
+    assert "on A on 4 of 7 subsets; on B on 0 of 7 subsets" in text
+    same = conclusions.data_dependence_sentence({"A": "v3", "B": "v3"},
+                                                {"A": 1, "B": 2}, {"A": 1, "B": 0}, 7)
+    assert "is the same on both datasets" in same
+    assert "ranks first on A and number 2 on B" in same and "depends on the data too" in same
+
+
+def test_data_dependence_from_records():
+    a = _part3_source("A", v5=0.8, published=0.7, long=0.9)
+    b = _part3_source("B", v5=0.6, published=0.8, long=0.6)
+    b._seeds["v4-sample"] = [_record("v4-sample", _everywhere(0.7))]
+    text = conclusions.data_dependence(a, b)
+    assert "changes with the data (**v2** on A and **v4 per sample** on B)" in text
+    assert "ranks first on A and number 2 on B" in text
+
+
+def test_show_says_why_real_photos_are_missing(monkeypatch):
+    shown = []
+    monkeypatch.setattr(conclusions, "display", lambda m: shown.append(m.data))
+
+    def missing():
+        raise realphotos.PhotosUnavailable("no records here")
+
+    monkeypatch.setattr(realphotos, "find", missing)
+    source = FakeSource("A", {label_n: [_record(label_n, {"RGB": 0.8})] for label_n in PART2})
+    conclusions.show(source, "part2")
+    assert shown[0].startswith("**Part II, A.**")
+    assert "not shown in this build (no records here)" in shown[1]
+    shown.clear()
+    conclusions.show(source, "data")
+    assert len(shown) == 1 and "Not computed in this build" in shown[0]
+    with pytest.raises(KeyError):
+        conclusions.show(source, "part4")
+
+
+def test_robustness_label_of_oracle_is_not_a_model():
+    assert robustness.ORACLE not in PART3
