@@ -104,7 +104,7 @@ def test_part3_ranks_v5_at_the_oracles_budget_and_reports_its_longer_run_apart()
 def test_data_dependence_says_what_changes_with_the_data():
     text = conclusions.data_dependence_sentence({"A": "v3", "B": "v4 per sample"},
                                                 {"A": 1, "B": 1}, {"A": 4, "B": 0}, 7)
-    assert "changes with the data (**v3** on A and **v4 per sample** on B)" in text
+    assert "changes with the data (**v3** on A and **v4 per sample** on B, each" in text
     assert "first place holds on both datasets" in text
     assert "on A on 4 of 7 subsets; on B on 0 of 7 subsets" in text
     same = conclusions.data_dependence_sentence({"A": "v3", "B": "v3"},
@@ -118,8 +118,19 @@ def test_data_dependence_from_records():
     b = _part3_source("B", v5=0.6, published=0.8, long=0.6)
     b._seeds["v4-sample"] = [_record("v4-sample", _everywhere(0.7))]
     text = conclusions.data_dependence(a, b)
-    assert "changes with the data (**v2** on A and **v4 per sample** on B)" in text
+    assert "changes with the data (**v2** on A and **v4 per sample** on B, each" in text
     assert "ranks first on A and number 2 on B" in text
+
+
+def test_layers_by_data_names_part1_only():
+    a = _part3_source("A", v5=0.8, published=0.7, long=0.9)
+    b = _part3_source("B", v5=0.6, published=0.8, long=0.6)
+    assert "is the same on both datasets (**v2** on A and **v2** on B" in \
+        conclusions.layers_by_data(a, b)
+    b._seeds["v3"] = [_record("v3", _everywhere(0.7))]
+    text = conclusions.layers_by_data(a, b)
+    assert "changes with the data (**v2** on A and **v3** on B" in text
+    assert "v5" not in text  # chapter 7 comes before v5
 
 
 def test_show_says_why_real_photos_are_missing(monkeypatch):
@@ -136,7 +147,8 @@ def test_show_says_why_real_photos_are_missing(monkeypatch):
     assert "not shown in this build (no records here)" in shown[1]
     shown.clear()
     conclusions.show(source, "data")
-    assert len(shown) == 1 and "Not computed in this build" in shown[0]
+    conclusions.show(source, "layers")
+    assert len(shown) == 2 and all("Not computed in this build" in s for s in shown)
     with pytest.raises(KeyError):
         conclusions.show(source, "part4")
 

@@ -37,8 +37,8 @@ from dynconv.experiments.registry import (
 from dynconv.stats import ALPHA
 
 __all__ = ["Source", "data_dependence", "data_dependence_sentence", "gap_counts",
-           "gap_text", "part1", "part1_sentence", "part2", "part2_sentence", "part3",
-           "part3_sentence", "show"]
+           "gap_text", "layers_by_data", "layers_by_data_sentence", "part1", "part1_sentence",
+           "part2", "part2_sentence", "part3", "part3_sentence", "show"]
 
 
 class Source(Protocol):
@@ -193,6 +193,29 @@ def part3(source: Source) -> str:
 # ----------------------------------------------------------------------------- the data
 
 
+def layers_by_data_sentence(best_layer: Mapping[str, str]) -> str:
+    """Whether the best Part I dynamic layer on the incomplete subsets (``best_layer``:
+    dataset -> label) changes with the data."""
+    listed = " and ".join(f"**{layer}** on {dataset}" for dataset, layer in best_layer.items())
+    listed += ", each by its mean accuracy; the paired tests say how firmly"
+    if len(set(best_layer.values())) > 1:
+        return (f"Among Part I's layers the winner on the incomplete subsets changes with the "
+                f"data ({listed}): their ranking is a property of the data as much as of the "
+                f"layers.")
+    return (f"Among Part I's layers the winner on the incomplete subsets is the same on both "
+            f"datasets ({listed}): these records do not show it changing with the data.")
+
+
+def _best_layer(source: Source) -> str:
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    return tables.best_on_subsets(source.records(*PART1), dynamic, INCOMPLETE_SUBSETS)[0]
+
+
+def layers_by_data(*sources: Source) -> str:
+    """:func:`layers_by_data_sentence` from each source's records."""
+    return layers_by_data_sentence({s.identity.name: _best_layer(s) for s in sources})
+
+
 def data_dependence_sentence(best_layer: Mapping[str, str], v5_rank: Mapping[str, int],
                              v5_ahead: Mapping[str, int], models: int) -> str:
     """The answer to "is the winning first layer a property of the data?" from three facts
@@ -201,15 +224,7 @@ def data_dependence_sentence(best_layer: Mapping[str, str], v5_rank: Mapping[str
     subset at the oracles' budget (``v5_rank``), and on how many of the seven subsets v5 is
     ahead of the best published design by the book's rule (``v5_ahead``)."""
     names = list(best_layer)
-    listed = " and ".join(f"**{best_layer[d]}** on {d}" for d in names)
-    if len(set(best_layer.values())) > 1:
-        part1_text = (f"Among Part I's layers the winner on the incomplete subsets changes "
-                      f"with the data ({listed}): their ranking is a property of the data as "
-                      f"much as of the layers.")
-    else:
-        part1_text = (f"Among Part I's layers the winner on the incomplete subsets is the "
-                      f"same on both datasets ({listed}): these records do not show it "
-                      f"changing with the data.")
+    part1_text = layers_by_data_sentence(best_layer)
     ranks = " and ".join(f"{'first' if v5_rank[d] == 1 else f'number {v5_rank[d]}'} on {d}"
                          for d in names)
     if all(r == 1 for r in v5_rank.values()):
@@ -230,11 +245,9 @@ def data_dependence_sentence(best_layer: Mapping[str, str], v5_rank: Mapping[str
 def data_dependence(*sources: Source) -> str:
     """:func:`data_dependence_sentence` from each source's records."""
     best, ranks, ahead, models = {}, {}, {}, 0
-    dynamic = [label(n) for n in DYNAMIC_LAYERS]
     for source in sources:
         name = source.identity.name
-        best[name] = tables.best_on_subsets(source.records(*PART1), dynamic,
-                                            INCOMPLETE_SUBSETS)[0]
+        best[name] = _best_layer(source)
         table, runs, _ = _ratio_table(source)
         worst = _worst_at_budget(table)
         ranks[name], models = list(worst.index).index("v5") + 1, len(worst)
@@ -247,22 +260,25 @@ def data_dependence(*sources: Source) -> str:
 # ----------------------------------------------------------------------------- the page
 
 _PARTS = {"part1": part1, "part2": part2, "part3": part3}
+# conclusions drawn from both datasets at once
+_BOTH = {"layers": layers_by_data, "data": data_dependence}
 
 
 def show(source: Source, conclusion: str) -> None:
-    """Display conclusion ``conclusion`` ("part1", "part2", "part3" or "data") computed on
+    """Display conclusion ``conclusion`` ("part1", "part2", "part3": one sentence per dataset;
+    "layers" (Part I only, for chapter 7) or "data": one sentence from both) computed on
     ``source`` (the chapter's data) and on the shipped real photos, or say in one sentence
     why the real photos are not shown."""
     try:
         photos = realphotos.find()
     except realphotos.PhotosUnavailable as why:
         photos, missing = None, str(why)
-    if conclusion == "data":
+    if conclusion in _BOTH:
         if photos is None:
             display(Markdown(f"*Not computed in this build: the real-photo records are not "
                              f"usable here ({missing}).*"))
             return
-        display(Markdown(data_dependence(source, photos)))
+        display(Markdown(_BOTH[conclusion](source, photos)))
         return
     compute = _PARTS[conclusion]
     display(Markdown(compute(source)))
