@@ -4,17 +4,19 @@ The benchmark (:mod:`dynconv.bench.benchmark`) times every first layer of the bo
 attention and the data loader in one run. A chapter shows only what it or an earlier chapter
 has introduced (:mod:`dynconv.book.story`), so the cost chapter (8) shows Part I's rows, Part
 II's chapter (9) the attention rows, and Part III's chapter (10) its own first layers. The
-study estimate (:func:`dynconv.bench.benchmark.study_estimate_of`: every ``full`` training,
-charged its measured step time) is split the same way, and :func:`estimate_sentence` says
-what it rests on: step times measured on this machine, and GPU hours from an ASSUMED
-throughput, never a GPU measurement unless one was made.
+study estimate (the benchmark's ``study_estimate_of``: every ``full`` training, charged its
+measured step time) is split the same way, and :func:`estimate_sentence` says what it rests
+on: step times measured on the benchmark's machine, and GPU hours from an ASSUMED throughput,
+never a GPU measurement unless one was made.
+
+This module does not import the benchmark (the book layer sits below the bench): a chapter
+passes the benchmark's tables in.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from dynconv.bench.benchmark import ASSUMED_GPU_TFLOPS, check_targets, ratio_summary
 from dynconv.book.story import part_of
 
 __all__ = ["estimate_of_part", "estimate_sentence", "other_rows", "row_part", "stem_ratios",
@@ -33,9 +35,9 @@ def row_part(name: str) -> str:
     return "I"
 
 
-def stem_ratios(result: pd.DataFrame, part: str) -> pd.DataFrame:
-    """:func:`ratio_summary` (every first layer's ratios to ResNet18) for ``part``'s layers."""
-    summary = ratio_summary(result)
+def stem_ratios(summary: pd.DataFrame, part: str) -> pd.DataFrame:
+    """The rows of ``summary`` (the benchmark's ``ratio_summary``: every first layer's ratios
+    to ResNet18, one row per layer) for ``part``'s layers."""
     return summary.loc[[n for n in summary.index if part_of(n) == part]]
 
 
@@ -47,9 +49,8 @@ def other_rows(result: pd.DataFrame, part: str) -> pd.DataFrame:
     return rows.set_index("name")[_COLUMNS]
 
 
-def targets_of_part(result: pd.DataFrame, part: str) -> pd.DataFrame:
-    """:func:`check_targets` for the rows of ``part``."""
-    targets = check_targets(result)
+def targets_of_part(targets: pd.DataFrame, part: str) -> pd.DataFrame:
+    """The rows of ``targets`` (the benchmark's ``check_targets``) that belong to ``part``."""
     return targets[[row_part(n) == part for n in targets["name"]]].reset_index(drop=True)
 
 
@@ -78,9 +79,11 @@ def estimate_sentence(estimate: pd.DataFrame, result: pd.DataFrame, part: str) -
                        f"{gpu:.1f} hours (an estimate: other networks and batch sizes "
                        f"differ).")
     gpu = estimate["assumed_gpu_hours"].sum()
+    tflop = estimate["train_tflop"].sum()
+    assumed = tflop / (3600 * gpu)  # the throughput the estimate divided by (TFLOP/s)
     return text + (f" No GPU measured anything here. The column `assumed_gpu_hours` divides "
-                   f"the counted training FLOPs ({estimate['train_tflop'].sum() / 1e3:,.0f} "
-                   f"PFLOP) by an **ASSUMED** sustained {ASSUMED_GPU_TFLOPS:.0f} TFLOP/s: "
+                   f"the counted training FLOPs ({tflop / 1e3:,.0f} PFLOP) by an "
+                   f"**ASSUMED** sustained {assumed:.0f} TFLOP/s: "
                    f"{gpu:.1f} hours if a GPU sustained that, which this book has not "
                    f"measured (`python -m dynconv.bench.benchmark --study --full-epoch` "
                    f"measures it on a GPU).")
