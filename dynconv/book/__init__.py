@@ -7,7 +7,12 @@
 - :mod:`~dynconv.book.reported`: what the original study reported, typed once from its report;
 - :mod:`~dynconv.book.robustness`: Part III's comparisons against per-subset oracles;
 - :mod:`~dynconv.book.realphotos`: the sections computed from the real-photo records;
-- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place.
+- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place;
+- :mod:`~dynconv.book.story`: the chapters in reading order and what each introduces (a test
+  fails when a chapter uses a model before its chapter);
+- :mod:`~dynconv.book.partcosts`: the benchmark's rows and study estimate, split by part;
+- :mod:`~dynconv.book.conclusions`: the closing chapter's conclusions, Parts I to III, on
+  both datasets.
 
 Nothing in the library imports this package.
 """
