@@ -17,6 +17,7 @@ from dynconv import stats
 from dynconv.book import demos, sentences, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, SUBSET_NAMES
 from dynconv.experiments import records
+from dynconv.experiments.registry import EXPERIMENTS
 
 ALL = dict.fromkeys(SUBSET_NAMES, 0.5)
 
@@ -205,7 +206,7 @@ def test_subset_trained_table_p_values_are_holm_over_its_rows():
 
 def test_subset_costs_sentences_are_one_family():
     text = sentences.subset_costs_sentences(with_accuracy({**ALL, "RGB": 0.9}))
-    assert text.count("(Holm, 6 tests)") == 6
+    assert text.count("Holm-corrected over 6 tests, p ") == 6
 
 
 def test_effects_sentence_gains_and_counts_under_one_family():
@@ -223,3 +224,10 @@ def test_effects_sentence_gains_and_counts_under_one_family():
     assert "loses 40.0 points on average" in lost
     with pytest.raises(ValueError, match="at least one"):
         sentences.effects_sentence({})
+
+
+def test_effect_pairs_name_registered_experiments():
+    for pairs in (sentences.V5_IDEAS, sentences.SAMPLING_EFFECTS,
+                  sentences.PART3_EFFECTS):
+        for with_it, without in pairs.values():
+            assert with_it in EXPERIMENTS and without in EXPERIMENTS

@@ -198,7 +198,7 @@ def test_sentences_say_the_correction_and_judge_by_it():
     assert "no difference significant" in text  # raw 0.03 would have been significant
     assert "Holm" not in describe_comparison(raw, "v5", "v4")
     one = describe_comparison(family[:1], "v5", "v4")
-    assert "p = 0.09 (Holm, 3 tests)" in one and "within noise" in one
+    assert "Holm-corrected over 3 tests, p = 0.09" in one and "within noise" in one
 
 
 # --- sentences ---------------------------------------------------------------------------------

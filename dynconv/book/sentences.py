@@ -127,8 +127,8 @@ def _describe_one(t: PairedTest, a: str, b: str, seed_spread: float | None,
     """The sentence for a single comparison (one subset)."""
     where = f"On {t.subset}, " if t.subset else ""
     images = f"{t.n:,} test image{'s' if t.n != 1 else ''}"
-    holm = f" (Holm, {t.family} tests)" if t.corrected else ""
-    test = f"McNemar's exact test, {_p_text(t.p_value, alpha)}{holm}, {images}"
+    holm = f" Holm-corrected over {t.family} tests," if t.corrected else ""
+    test = f"McNemar's exact test,{holm} {_p_text(t.p_value, alpha)}, {images}"
     d = t.difference
     if abs(d) <= _TIE:
         return (f"{where}*{a}* and *{b}* are equally accurate (both {_percent(t.accuracy_a)}), "
@@ -295,6 +295,28 @@ def comparison_sentences(pairs: Sequence[tuple[Record, Record]], *,
     return sentences
 
 
+# What each of v5's ideas is worth (chapter 10): {idea: (experiment with it, without it)}.
+V5_IDEAS: Mapping[str, tuple[str, str]] = {
+    "the identity embedding": ("v5", "v5-no-identity"),
+    "dropping missing channels instead of zero-filling them": ("v5", "v5-zero-fill"),
+    "hierarchical sampling instead of v4's": ("v5", "v5-v4-sampling"),
+    "drawing the subset per image instead of per batch": ("v5", "v5-batch-sampling"),
+}
+# What training with missing channels is worth, under the two sampling rules of the book
+# (chapters 6 and 10): v4's dropping for v2's count-only layer, and Part III's hierarchical
+# sampling (with the 3/n rescaling of control (b)) for a plain ResNet18.
+SAMPLING_EFFECTS: Mapping[str, tuple[str, str]] = {
+    "v4's dropping, for v2's layer": ("v4-sample", "v2"),
+    "hierarchical sampling per image, for a plain ResNet18": ("resnet18-sampled", "resnet18"),
+}
+# Chapter 10's closing: v5's ideas, and what hierarchical sampling alone gives a plain network.
+PART3_EFFECTS: Mapping[str, tuple[str, str]] = {
+    **V5_IDEAS,
+    "hierarchical sampling per image, for a plain ResNet18":
+        SAMPLING_EFFECTS["hierarchical sampling per image, for a plain ResNet18"],
+}
+
+
 def effects_sentence(effects: Mapping[str, tuple[Record, Record]], *,
                      subsets: Sequence[str] = INCOMPLETE_SUBSETS, alpha: float = ALPHA) -> str:
     """What each idea is worth, measured: ``effects`` maps an idea to ``(with it, without it)``,
@@ -319,7 +341,7 @@ def effects_sentence(effects: Mapping[str, tuple[Record, Record]], *,
                   else f"{'gains' if mean > 0 else 'loses'} {_points(mean)} on average")
         where = (f"significant on none of the {len(group)} subsets" if not found else
                  f"significant on {len(found)} of {len(group)} subsets"
-                 + (f" ({up} up, {down} down)" if up and down else ""))
+                 + (f" ({up} in its favour, {down} against)" if up and down else ""))
         parts.append(f"{idea} (*{a.label}* against *{b.label}*) {change}, {where}")
     total = sum(len(group) for group in tests)
     holm = f", Holm-corrected over all {total} tests" if total > 1 else ""
