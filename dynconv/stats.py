@@ -40,6 +40,19 @@ spread (max - min accuracy) is a second noise level, and
 :func:`dynconv.book.sentences.describe_comparison` calls a
 comparison a difference only when it is significant at 5% *and* larger than that spread.
 
+**Many tests at once** (:func:`holm`, :func:`holm_family`): a chapter cell that runs many
+McNemar tests at 5% (one per subset, or one per subset and rival) would call about one in
+twenty differences significant by luck alone if the models were equally accurate. Holm's
+step-down method (Holm, 1979, "A simple sequentially rejective multiple test procedure",
+*Scandinavian Journal of Statistics* 6(2)) keeps the chance of *any* false call in the family
+at 5%: the smallest of ``m`` p-values is multiplied by ``m``, the next by ``m - 1``, and so on,
+each kept at least as large as the one before. It assumes nothing about how the tests depend
+on each other (tests on the same images are not independent) and is never less powerful than
+Bonferroni's ``m p``. The adjusted values come from
+``statsmodels.stats.multitest.multipletests(method="holm")``; every comparison of a chapter
+cell is corrected over the family that cell tests, and its sentence or table says so
+("p (Holm, 6 tests)").
+
 **Sentences** (:func:`dynconv.book.sentences.describe_comparison`, not here): one call turns the
 paired tests of two models on one or more channel subsets into English, e.g. "*v2* is less
 accurate than *the zero-fill control* on all 6 subsets, by 10.8 points on average (from 3.1 to
@@ -53,10 +66,11 @@ Everything here is a pure function of numpy arrays and numbers (no torch).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
@@ -64,6 +78,8 @@ __all__ = [
     "PairedTest",
     "SeedSummary",
     "accuracy_interval",
+    "holm",
+    "holm_family",
     "interval_text",
     "paired_test",
     "seed_summary",
@@ -125,8 +141,13 @@ class PairedTest:
     only_a: int
     # Images B gets right and A gets wrong.
     only_b: int
-    # Two-sided p-value of McNemar's exact (binomial) test on the discordant images.
+    # Two-sided p-value of McNemar's exact (binomial) test on the discordant images; when the
+    # test belongs to a family of ``family`` tests, Holm's adjusted p-value (:func:`holm_family`).
     p_value: float
+    # How many tests the p-value was corrected over (1: a single test, not corrected).
+    family: int = 1
+    # The p-value before the correction (None when not corrected).
+    raw_p_value: float | None = None
 
     @property
     def difference(self) -> float:
@@ -134,8 +155,14 @@ class PairedTest:
         return self.accuracy_a - self.accuracy_b
 
     def significant(self, alpha: float = ALPHA) -> bool:
-        """Whether the difference is significant at level ``alpha`` (``p_value < alpha``)."""
+        """Whether the difference is significant at level ``alpha`` (``p_value < alpha``; for a
+        corrected test that is the Holm-adjusted value, never the raw one)."""
         return self.p_value < alpha
+
+    @property
+    def corrected(self) -> bool:
+        """Whether :attr:`p_value` is Holm-adjusted over a family of more than one test."""
+        return self.family > 1
 
 
 def _as_correct(values: object, name: str) -> np.ndarray:
@@ -180,6 +207,42 @@ def paired_test(correct_a: object, correct_b: object, *, subset: str = "") -> Pa
     return PairedTest(subset=subset, n=n, accuracy_a=float(a.mean()),
                       accuracy_b=float(b.mean()), only_a=only_a, only_b=only_b,
                       p_value=min(p_value, 1.0))
+
+
+# --- many tests --------------------------------------------------------------------------------
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's adjusted p-values of one family of tests, in the order given.
+
+    ``statsmodels.stats.multitest.multipletests(p_values, method="holm")``: sorted ascending,
+    the ``i``-th smallest (from 0) is multiplied by ``m - i``, each kept at least as large as
+    the one before and at most 1. A test is significant at ``alpha`` for the family when its
+    adjusted value is below ``alpha``. Each adjusted value is at least its raw value.
+    """
+    values = [float(p) for p in p_values]
+    if not values:
+        return []
+    if not all(0 <= p <= 1 for p in values):
+        raise ValueError(f"p-values must lie in [0, 1], got {values}")
+    return [float(p) for p in multipletests(values, method="holm")[1]]
+
+
+def holm_family(tests: Sequence[PairedTest]) -> list[PairedTest]:
+    """``tests`` as one family: each p-value replaced by its Holm-adjusted value
+    (:func:`holm`), the raw one kept in ``raw_p_value`` and the family's size in ``family``.
+
+    A family of one test is returned unchanged. Tests already corrected raise
+    :class:`ValueError` (correct each family once, from the raw p-values).
+    """
+    tests = list(tests)
+    if any(t.corrected for t in tests):
+        raise ValueError("these tests are already Holm-corrected; correct from the raw tests")
+    if len(tests) < 2:
+        return tests
+    adjusted = holm([t.p_value for t in tests])
+    return [replace(t, p_value=p, family=len(tests), raw_p_value=t.p_value)
+            for t, p in zip(tests, adjusted, strict=True)]
 
 
 # --- seeds -------------------------------------------------------------------------------------

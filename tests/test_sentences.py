@@ -13,8 +13,11 @@ import pytest
 import torch
 from standins import with_accuracy
 
+from dynconv import stats
 from dynconv.book import demos, sentences, tables
-from dynconv.channels import SUBSET_NAMES
+from dynconv.channels import INCOMPLETE_SUBSETS, SUBSET_NAMES
+from dynconv.experiments import records
+from dynconv.experiments.registry import EXPERIMENTS
 
 ALL = dict.fromkeys(SUBSET_NAMES, 0.5)
 
@@ -169,3 +172,62 @@ def test_provenance_summary_counts_each_record_once():
     assert "60 to 120 s each (3 min in all)" in text and "all loaded" in text
     trained = dataclasses.replace(b, origin="trained: no stored record")
     assert "some trained" in sentences.provenance_summary({"a": a, "b": trained})
+
+
+# --- many tests: Holm's correction over the family a call tests --------------------------------
+
+
+def test_comparison_sentences_correct_one_family_over_every_pair():
+    a = with_accuracy({"RGB": 0.6, "R": 0.535}, label="a")  # 7 images only a gets right on R
+    b = with_accuracy({"RGB": 0.6, "R": 0.5}, label="b")
+    c = with_accuracy({"RGB": 0.6, "R": 0.5}, label="c")
+    alone = sentences.comparison_sentence(a, b, subsets=["R"])  # p = 2 / 2**7, one test
+    assert "a significant difference" in alone and "Holm" not in alone
+    both = sentences.comparison_sentences([(a, b), (a, c)])  # RGB and R, twice: 4 tests
+    assert len(both) == 2
+    for text in both:
+        assert "Holm-corrected over 4 tests" in text
+        assert "no difference significant" in text  # 4 x 0.0156 (Holm) is above 0.05
+    # comparison_sentence is a family of its own subsets
+    assert "Holm-corrected over 2 tests" in sentences.comparison_sentence(a, b)
+
+
+def test_subset_trained_table_p_values_are_holm_over_its_rows():
+    control = with_accuracy({**ALL, "RGB": 0.9, "R": 0.3, "G": 0.5}, label="control")
+    trained = {"R": with_accuracy({"R": 0.34}, label="on R"),
+               "G": with_accuracy({"G": 0.9}, label="on G")}
+    table = tables.subset_trained_table(control, trained, bounds=None)
+    column = "p (McNemar, Holm, 2 tests)"
+    assert tables.p_columns(table) == [column]
+    raw = [records.paired_tests(trained[s], control, [s])[0].p_value for s in ("R", "G")]
+    assert list(table[column]) == pytest.approx(stats.holm(raw))
+    assert (table[column].to_numpy() >= raw).all()
+
+
+def test_subset_costs_sentences_are_one_family():
+    text = sentences.subset_costs_sentences(with_accuracy({**ALL, "RGB": 0.9}))
+    assert text.count("Holm-corrected over 6 tests, p ") == 6
+
+
+def test_effects_sentence_gains_and_counts_under_one_family():
+    full = {s: 0.9 for s in INCOMPLETE_SUBSETS}
+    half = {s: 0.5 for s in INCOMPLETE_SUBSETS}
+    good, plain, same = (with_accuracy(full, label="good"), with_accuracy(half, label="plain"),
+                         with_accuracy(half, label="same"))
+    text = sentences.effects_sentence({"the idea": (good, plain), "nothing": (same, plain)})
+    assert "Holm-corrected over all 12 tests" in text
+    assert "the idea (*good* against *plain*) gains 40.0 points on average, significant on 6 "\
+           "of 6 subsets" in text
+    assert ("nothing (*same* against *plain*) changes the mean accuracy by less than 0.1 "
+            "points, significant on none of the 6 subsets") in text
+    lost = sentences.effects_sentence({"the idea": (plain, good)})
+    assert "loses 40.0 points on average" in lost
+    with pytest.raises(ValueError, match="at least one"):
+        sentences.effects_sentence({})
+
+
+def test_effect_pairs_name_registered_experiments():
+    for pairs in (sentences.V5_IDEAS, sentences.SAMPLING_EFFECTS,
+                  sentences.PART3_EFFECTS):
+        for with_it, without in pairs.values():
+            assert with_it in EXPERIMENTS and without in EXPERIMENTS

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy.stats import binomtest
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from dynconv.book.sentences import describe_comparison
@@ -15,6 +16,8 @@ from dynconv.stats import (
     PairedTest,
     SeedSummary,
     accuracy_interval,
+    holm,
+    holm_family,
     interval_text,
     paired_test,
     seed_summary,
@@ -147,6 +150,55 @@ def test_seed_summary():
     assert one.std == 0.0 and one.spread == 0.0 and one.mean == 0.6
     with pytest.raises(ValueError):
         seed_summary([])
+
+
+# --- many tests --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_is_statsmodels_and_never_below_the_raw_p_values(seed):
+    rng = np.random.default_rng(seed)
+    raw = np.concatenate([rng.uniform(0, 0.06, 4), rng.uniform(0, 1, 8)])
+    rng.shuffle(raw)
+    adjusted = holm(raw)
+    expected = multipletests(raw, method="holm")[1]
+    np.testing.assert_allclose(adjusted, expected)
+    assert all(a >= r for a, r in zip(adjusted, raw, strict=True))
+    assert max(adjusted) <= 1.0
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.04: times 3, 2, 1, each at least the one before
+    assert holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm([0.3]) == [0.3] and holm([]) == []
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        holm([0.2, 1.5])
+
+
+def test_holm_family_keeps_the_raw_value_and_the_verdict_uses_the_corrected_one():
+    raw = [made_up("RG", 3.0, 0.03), made_up("R", 2.0, 0.4), made_up("G", 1.0, 0.6)]
+    family = holm_family(raw)
+    assert [t.family for t in family] == [3, 3, 3]
+    assert [t.raw_p_value for t in family] == [0.03, 0.4, 0.6]
+    assert all(t.p_value >= r.p_value for t, r in zip(family, raw, strict=True))
+    assert family[0].p_value == pytest.approx(0.09)
+    assert raw[0].significant() and not family[0].significant()  # 0.03 alone, 0.09 for three
+    assert all(t.corrected for t in family) and not raw[0].corrected
+    assert holm_family(raw[:1]) == raw[:1]  # one test: nothing to correct
+    with pytest.raises(ValueError, match="already Holm-corrected"):
+        holm_family(family)
+
+
+def test_sentences_say_the_correction_and_judge_by_it():
+    raw = [made_up("RG", 3.0, 0.03), made_up("R", 2.0, 0.4), made_up("G", 1.0, 0.6)]
+    family = holm_family(raw)
+    text = describe_comparison(family, "v5", "v4")
+    assert_plain_english(text)
+    assert "Holm-corrected over 3 tests" in text
+    assert "no difference significant" in text  # raw 0.03 would have been significant
+    assert "Holm" not in describe_comparison(raw, "v5", "v4")
+    one = describe_comparison(family[:1], "v5", "v4")
+    assert "Holm-corrected over 3 tests, p = 0.09" in one and "within noise" in one
 
 
 # --- sentences ---------------------------------------------------------------------------------

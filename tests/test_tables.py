@@ -169,7 +169,7 @@ def test_subset_trained_table_and_bars():
     assert table.loc["GB", "ratio"] == pytest.approx(1.0)
     assert table.loc["R", "ratio"] == pytest.approx(0.45 / 0.45)
     # 60 images only the GB-trained network gets right, none the other way
-    assert table.loc["GB", "p (McNemar)"] < 1e-10
+    assert table.loc["GB", "p (McNemar, Holm, 2 tests)"] < 1e-10
     assert table.loc["R", "trained on it (95% CI)"].startswith("45.0% (")
     plain = subset_trained_table(control, {"GB": on_gb}, bounds=None)
     assert "ratio" not in plain.columns and "target" not in plain.columns

@@ -224,8 +224,29 @@ class Chapter:
 
     def compare(self, a: Record, b: Record, *, subsets: Sequence[str] | None = None,
                 seed_spread: float | None = None) -> str:
-        """Display (and return) a comparison sentence backed by a paired test."""
+        """Display (and return) a comparison sentence backed by a paired test per subset (the
+        subsets' tests Holm-corrected as one family when there are several)."""
         sentence = sentences.comparison_sentence(a, b, subsets=subsets, seed_spread=seed_spread)
+        display(Markdown(sentence))
+        return sentence
+
+    def compare_pairs(self, pairs: Sequence[tuple[Record, Record]], *,
+                      subsets: Sequence[str] | None = None,
+                      seed_spread: float | None = None) -> list[str]:
+        """Display (and return) one comparison sentence per ``(a, b)``, every paired test of
+        the call Holm-corrected as one family (:func:`sentences.comparison_sentences`)."""
+        said = sentences.comparison_sentences(pairs, subsets=subsets, seed_spread=seed_spread)
+        for sentence in said:
+            display(Markdown(sentence))
+        return said
+
+    def effects(self, effects: Mapping[str, tuple[str, str]], *,
+                subsets: Sequence[str] = INCOMPLETE_SUBSETS) -> str:
+        """Say what each idea is worth: ``effects`` maps an idea to the registry names of the
+        experiment with it and without it (:func:`sentences.effects_sentence`, one seed each,
+        one Holm family)."""
+        pairs = {idea: (self.run(a), self.run(b)) for idea, (a, b) in effects.items()}
+        sentence = sentences.effects_sentence(pairs, subsets=subsets)
         display(Markdown(sentence))
         return sentence
 
@@ -275,9 +296,10 @@ class Chapter:
         """:func:`dynconv.book.tables.subset_trained_table` for a page (the built-in data's caps
         where the data is the built-in one)."""
         bounds = tables.BUILTIN_BOUND if tables.is_builtin(control) else None
-        return tables.subset_trained_table(control, trained, bounds=bounds).style.format(
+        table = tables.subset_trained_table(control, trained, bounds=bounds)
+        return table.style.format(
             {"bound": "{:.0%}", "target": "{:.1%}", "ratio": "{:.2f}",
-             "p (McNemar)": "{:.2g}"}, na_rep="")
+             **dict.fromkeys(tables.p_columns(table), "{:.2g}")}, na_rep="")
 
     def relative_to_bound(self, records: Mapping[str, Record]) -> object:
         """Accuracy over the built-in data's best possible accuracy per subset, with the
@@ -291,16 +313,19 @@ class Chapter:
     def compare_with(self, a: Record, others: Iterable[Record], *,
                      subsets: Sequence[str] | None = None,
                      seed_spread: float | None = None) -> list[str]:
-        """:meth:`compare` ``a`` with each of ``others``."""
-        return [self.compare(a, b, subsets=subsets, seed_spread=seed_spread) for b in others]
+        """:meth:`compare` ``a`` with each of ``others``, as one Holm family
+        (:meth:`compare_pairs`)."""
+        return self.compare_pairs([(a, b) for b in others], subsets=subsets,
+                                  seed_spread=seed_spread)
 
     def compare_each(self, records: Iterable[Record], reference: Record, *,
                      subsets: Sequence[str] | None = None,
                      seed_spread: float | None = None) -> list[str]:
-        """:meth:`compare` each of ``records`` (but ``reference`` itself) with ``reference``."""
-        return [self.compare(r, reference, subsets=subsets, seed_spread=seed_spread)
-                for r in records if r is not reference
-                and (subsets is None or set(r.subsets) & set(subsets))]
+        """:meth:`compare` each of ``records`` (but ``reference`` itself) with ``reference``, as
+        one Holm family (:meth:`compare_pairs`)."""
+        return self.compare_pairs([(r, reference) for r in records if r is not reference
+                                   and (subsets is None or set(r.subsets) & set(subsets))],
+                                  subsets=subsets, seed_spread=seed_spread)
 
     def provenance(self, records: dict[str, Record]) -> pd.DataFrame:
         """Which records the page shows, and whether this build trained or loaded them."""

@@ -229,8 +229,8 @@ def zero_fill_section(photos: RealPhotos) -> dict[str, Record]:
     """Chapter 02: the zero-filled control against a network trained on each subset."""
     control = photos.run("resnet18")
     trained = {s: photos.run(n) for s, n in SUBSET_TRAINED.items() if s != RGB.name}
-    display(tables.subset_trained_table(control, trained, bounds=None).style.format(
-        {"target": "{:.1%}", "ratio": "{:.2f}", "p (McNemar)": "{:.2g}"}, na_rep=""))
+    table = tables.subset_trained_table(control, trained, bounds=None)
+    display(table.style.format(dict.fromkeys(tables.p_columns(table), "{:.2g}"), na_rep=""))
     _show(sentences.subset_gain_sentence(control, trained))
     return {label("resnet18"): control,
             **{label(n): trained[s] for s, n in SUBSET_TRAINED.items() if s in trained}}
@@ -257,11 +257,11 @@ def ranking_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.best_on_subsets_sentence(records, [label(n) for n in DYNAMIC_LAYERS]))
     spread = _spread(photos, ("resnet18", "v4-sample"), INCOMPLETE_SUBSETS)
     control = records[label("resnet18")]
-    for name in DYNAMIC_LAYERS:
-        record = records[label(name)]
-        if set(record.subsets) & set(INCOMPLETE_SUBSETS):  # v1 is tested on RGB only
-            _show(sentences.comparison_sentence(record, control, subsets=INCOMPLETE_SUBSETS,
-                                             seed_spread=spread))
+    pairs = [(records[label(n)], control) for n in DYNAMIC_LAYERS  # v1 is tested on RGB only
+             if set(records[label(n)].subsets) & set(INCOMPLETE_SUBSETS)]
+    for said in sentences.comparison_sentences(pairs, subsets=INCOMPLETE_SUBSETS,
+                                               seed_spread=spread):
+        _show(said)
     return records
 
 
@@ -316,10 +316,11 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
             .round(3))
     spread = _spread(photos, tuple(seeded), SUBSET_NAMES)
     v5 = runs["v5"][0]
-    for rival in (BEST_PUBLISHED, "resnet18-sampled", "resnet18"):
-        _show(sentences.comparison_sentence(v5, runs[rival][0], seed_spread=spread))
-    for name in V5_ABLATION[1:]:
-        _show(sentences.comparison_sentence(v5, photos.run(name), seed_spread=spread))
+    rivals = [(v5, runs[r][0]) for r in (BEST_PUBLISHED, "resnet18-sampled", "resnet18")]
+    ablations = [(v5, photos.run(name)) for name in V5_ABLATION[1:]]
+    for pairs in (rivals, ablations):  # each a Holm family, as in the chapter's cells
+        for said in sentences.comparison_sentences(pairs, seed_spread=spread):
+            _show(said)
     without, with_identity = IDENTITY_PAIR
     _show(sentences.comparison_sentence(photos.run(with_identity), photos.run(without),
                                      seed_spread=spread))

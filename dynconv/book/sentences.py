@@ -10,6 +10,9 @@ so that a sentence cannot claim what its numbers do not say. Three habits:
   not find the difference at 5% (:func:`describe_comparison`, :func:`comparison_sentence`);
 * where an experiment was repeated over seeds, a difference is called one only when it is also
   larger than the seed-to-seed spread (``seed_spread=``, :func:`spread_sentence`);
+* where one call tests several subsets or several models, the p-values are Holm-corrected over
+  that family (:func:`dynconv.stats.holm_family`) and the sentence says over how many tests
+  (:func:`comparison_sentence`, :func:`comparison_sentences`, :func:`effects_sentence`);
 * every number quoted comes with where it came from: this run's records, or "reported by the
   original study" (:mod:`dynconv.book.reported`).
 """
@@ -46,13 +49,13 @@ from dynconv.book.tables import (
     relative_to_bound,
     subset_trained_table,
 )
-from dynconv.channels import SUBSET_NAMES
+from dynconv.channels import INCOMPLETE_SUBSETS, SUBSET_NAMES
 from dynconv.config import get_config
 from dynconv.data.datasets import IMAGENET_MEAN, ImageSplit
 from dynconv.data.shapes import generator_spec
 from dynconv.experiments.records import Record, paired_tests
 from dynconv.experiments.registry import EXPERIMENTS, PART2, get_experiment
-from dynconv.stats import ALPHA, PairedTest, interval_text, paired_test
+from dynconv.stats import ALPHA, PairedTest, holm_family, interval_text, paired_test
 
 # Differences smaller than this (in accuracy units) count as exact ties: accuracies are ratios
 # of counts, so equal counts give equal floats; this only absorbs rounding in stored numbers.
@@ -105,6 +108,16 @@ def _images(tests: Sequence[PairedTest]) -> str:
     return f"the same test images ({counts[0]:,} to {counts[-1]:,} per subset)"
 
 
+def _holm_note(tests: Sequence[PairedTest]) -> str:
+    """ "" for uncorrected tests, "Holm-corrected over 6 tests" for a corrected family."""
+    families = sorted({t.family for t in tests})
+    if families == [1]:
+        return ""
+    if len(families) != 1:
+        raise ValueError(f"tests of one sentence must share one Holm family, got sizes {families}")
+    return f"Holm-corrected over {families[0]} tests"
+
+
 def _spread_text(seed_spread: float) -> str:
     return f"the {100 * seed_spread:.1f}-point spread between seeds"
 
@@ -114,7 +127,8 @@ def _describe_one(t: PairedTest, a: str, b: str, seed_spread: float | None,
     """The sentence for a single comparison (one subset)."""
     where = f"On {t.subset}, " if t.subset else ""
     images = f"{t.n:,} test image{'s' if t.n != 1 else ''}"
-    test = f"McNemar's exact test, {_p_text(t.p_value, alpha)}, {images}"
+    holm = f" Holm-corrected over {t.family} tests," if t.corrected else ""
+    test = f"McNemar's exact test,{holm} {_p_text(t.p_value, alpha)}, {images}"
     d = t.difference
     if abs(d) <= _TIE:
         return (f"{where}*{a}* and *{b}* are equally accurate (both {_percent(t.accuracy_a)}), "
@@ -187,7 +201,8 @@ def _significance_sentences(tests: Sequence[PairedTest], names: Sequence[str],
     level = f"p < {_number(alpha)}"
     significant = [name for name, t in zip(names, tests, strict=True) if t.significant(alpha)]
     noise = [name for name, t in zip(names, tests, strict=True) if not t.significant(alpha)]
-    lead = f"McNemar's exact test on {_images(tests)}"
+    holm = _holm_note(tests)
+    lead = f"McNemar's exact test on {_images(tests)}" + (f", {holm}," if holm else "")
     if not significant:
         which = "either" if k == 2 else "any"
         return (f"{lead} finds no difference significant at {level} on {which} subset: "
@@ -260,10 +275,79 @@ def comparison_sentence(a: Record, b: Record, *, subsets: Sequence[str] | None =
                         seed_spread: float | None = None) -> str:
     """One English sentence comparing ``a`` with ``b`` on ``subsets`` (default: every shared
     subset), backed by McNemar's exact test on the same test images."""
-    tests = paired_tests(a, b, subsets)
-    if not tests:
-        return f"*{a.label}* and *{b.label}* share no tested subset."
-    return describe_comparison(tests, a.label, b.label, seed_spread=seed_spread)
+    return comparison_sentences([(a, b)], subsets=subsets, seed_spread=seed_spread)[0]
+
+
+def comparison_sentences(pairs: Sequence[tuple[Record, Record]], *,
+                         subsets: Sequence[str] | None = None,
+                         seed_spread: float | None = None) -> list[str]:
+    """:func:`comparison_sentence` for each ``(a, b)`` of ``pairs``, the paired tests of all of
+    them (every pair, every shared subset) Holm-corrected as ONE family: the family a chapter
+    cell tests. A single test is left uncorrected."""
+    tests = [paired_tests(a, b, subsets) for a, b in pairs]
+    sizes = [len(t) for t in tests]
+    flat = holm_family([t for group in tests for t in group])
+    sentences = []
+    for (a, b), size in zip(pairs, sizes, strict=True):
+        group, flat = flat[:size], flat[size:]
+        sentences.append(describe_comparison(group, a.label, b.label, seed_spread=seed_spread)
+                         if group else f"*{a.label}* and *{b.label}* share no tested subset.")
+    return sentences
+
+
+# What each of v5's ideas is worth (chapter 10): {idea: (experiment with it, without it)}.
+V5_IDEAS: Mapping[str, tuple[str, str]] = {
+    "the identity embedding": ("v5", "v5-no-identity"),
+    "dropping missing channels instead of zero-filling them": ("v5", "v5-zero-fill"),
+    "hierarchical sampling instead of v4's": ("v5", "v5-v4-sampling"),
+    "drawing the subset per image instead of per batch": ("v5", "v5-batch-sampling"),
+}
+# What training with missing channels is worth, under the two sampling rules of the book
+# (chapters 6 and 10): v4's dropping for v2's count-only layer, and Part III's hierarchical
+# sampling (with the 3/n rescaling of control (b)) for a plain ResNet18.
+SAMPLING_EFFECTS: Mapping[str, tuple[str, str]] = {
+    "v4's dropping, for v2's layer": ("v4-sample", "v2"),
+    "hierarchical sampling per image, for a plain ResNet18": ("resnet18-sampled", "resnet18"),
+}
+# Chapter 10's closing: v5's ideas, and what hierarchical sampling alone gives a plain network.
+PART3_EFFECTS: Mapping[str, tuple[str, str]] = {
+    **V5_IDEAS,
+    "hierarchical sampling per image, for a plain ResNet18":
+        SAMPLING_EFFECTS["hierarchical sampling per image, for a plain ResNet18"],
+}
+
+
+def effects_sentence(effects: Mapping[str, tuple[Record, Record]], *,
+                     subsets: Sequence[str] = INCOMPLETE_SUBSETS, alpha: float = ALPHA) -> str:
+    """What each idea is worth, measured: ``effects`` maps an idea to ``(with it, without it)``,
+    two records tested on the same images. Per idea, the mean accuracy gained on ``subsets``
+    and on how many of them McNemar's exact test finds the difference, every test of every
+    idea Holm-corrected as one family."""
+    if not effects:
+        raise ValueError("effects_sentence needs at least one (with, without) pair")
+    pairs = list(effects.values())
+    tests = [paired_tests(a, b, subsets) for a, b in pairs]
+    flat = holm_family([t for group in tests for t in group])
+    parts = []
+    for idea, (a, b), group in zip(effects, pairs, tests, strict=True):
+        group, flat = flat[:len(group)], flat[len(group):]
+        if not group:
+            raise ValueError(f"{a.label} and {b.label} share none of the subsets {subsets}")
+        mean = float(np.mean([t.difference for t in group]))
+        found = [t for t in group if t.significant(alpha)]
+        up = sum(t.difference > 0 for t in found)
+        down = len(found) - up
+        change = ("changes the mean accuracy by less than 0.1 points" if abs(mean) * 100 < 0.05
+                  else f"{'gains' if mean > 0 else 'loses'} {_points(mean)} on average")
+        where = (f"significant on none of the {len(group)} subsets" if not found else
+                 f"significant on {len(found)} of {len(group)} subsets"
+                 + (f" ({up} in its favour, {down} against)" if up and down else ""))
+        parts.append(f"{idea} (*{a.label}* against *{b.label}*) {change}, {where}")
+    total = sum(len(group) for group in tests)
+    holm = f", Holm-corrected over all {total} tests" if total > 1 else ""
+    return (f"Measured on {len(subsets)} subsets ({', '.join(subsets)}) of the same test "
+            f"images, one seed of each (McNemar's exact test at {_number(alpha)}{holm}): "
+            + "; ".join(parts) + ".")
 
 
 def subset_draws_sentence(draws: pd.Series, num_draws: int) -> str:
@@ -338,9 +422,10 @@ def best_repeated_sentence(records: Mapping[str, Record], candidates: Sequence[s
 def subset_costs_sentences(record: Record) -> str:
     """A Markdown list: per incomplete subset, what it costs against RGB, each backed by
     McNemar's exact test on the same test images."""
-    lines = [describe_comparison([paired_test(record.correct("RGB"), record.correct(s))],
-                                 "RGB", s)
-             for s in SUBSET_NAMES[1:] if s in record.test]
+    tests = holm_family([paired_test(record.correct("RGB"), record.correct(s))
+                         for s in SUBSET_NAMES[1:] if s in record.test])
+    subsets = [s for s in SUBSET_NAMES[1:] if s in record.test]
+    lines = [describe_comparison([t], "RGB", s) for t, s in zip(tests, subsets, strict=True)]
     return "\n".join(f"- {line}" for line in lines)
 
 

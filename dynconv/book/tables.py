@@ -9,7 +9,9 @@ Honest numbers, in three habits:
 
 * every accuracy is shown with its 95% Wilson interval (:func:`accuracy_intervals`);
 * every comparison of two models is a paired test on the same test images (the ``p`` columns:
-  McNemar's exact test, :func:`dynconv.experiments.records.paired_tests`);
+  McNemar's exact test, :func:`dynconv.experiments.records.paired_tests`), Holm-corrected over
+  the table's tests where a table runs several (:func:`dynconv.stats.holm_family`; the column
+  says over how many: :func:`holm_column`);
 * where an experiment was repeated over seeds, the spread over seeds is shown beside it
   (:func:`seed_table`, :func:`seed_spread`).
 """
@@ -41,6 +43,7 @@ from dynconv.models.zoo import build_model, model_options
 from dynconv.provenance import hardware_label
 from dynconv.stats import (
     accuracy_interval,
+    holm_family,
     interval_text,
     seed_summary,
 )
@@ -160,9 +163,14 @@ def subset_trained_table(control: Record, trained: Mapping[str, Record], *,
     ``bounds`` (the built-in data's best possible accuracy per subset), ``target`` is the bound
     times the control's RGB accuracy (what the subset allows a network that learned RGB this
     well) and ``ratio`` the trained network's accuracy over it. ``p`` is McNemar's exact test
-    of the trained network against the control on the same test images and subset.
+    of the trained network against the control on the same test images and subset, the
+    table's tests Holm-corrected as one family (:func:`holm_column` names the column).
     """
     rgb = control.test["RGB"]
+    tested = [s for s, r in trained.items() if r is not control]
+    tests = dict(zip(tested, holm_family(
+        [paired_tests(trained[s], control, [s])[0] for s in tested]), strict=True))
+    column = holm_column(len(tests))
     rows = {}
     for subset, record in trained.items():
         acc = record.test[subset]
@@ -170,8 +178,7 @@ def subset_trained_table(control: Record, trained: Mapping[str, Record], *,
             "trained on it (95% CI)": interval_text(acc, *record.interval(subset)),
             "control, zero-filled (95% CI)": interval_text(control.test[subset],
                                                            *control.interval(subset)),
-            "p (McNemar)": (paired_tests(record, control, [subset])[0].p_value
-                            if record is not control else np.nan),
+            column: tests[subset].p_value if subset in tests else np.nan,
         }
         if bounds is not None:
             target = bounds[subset] * rgb
@@ -179,6 +186,17 @@ def subset_trained_table(control: Record, trained: Mapping[str, Record], *,
                         "ratio": acc / target if target else np.nan})
         rows[subset] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def holm_column(tests: int) -> str:
+    """The name of a table's p-value column: "p (McNemar)" for one test, "p (McNemar, Holm, 6
+    tests)" for a family of six corrected together."""
+    return "p (McNemar)" if tests < 2 else f"p (McNemar, Holm, {tests} tests)"
+
+
+def p_columns(table: pd.DataFrame) -> list[str]:
+    """The p-value columns of ``table`` (their names start with "p "), for formatting."""
+    return [c for c in table.columns if str(c).startswith("p ")]
 
 
 def best_on_subsets(records: Mapping[str, Record], candidates: Sequence[str],

@@ -9,8 +9,9 @@ seed and code), and compares the new record with the shipped one on the same tes
   record was trained on: training is deterministic there);
 * else **McNemar**: on each subset McNemar's exact test of the two runs (statsmodels, through
   :func:`dynconv.experiments.records.paired_tests`), p-values corrected over the subsets with Holm's
-  method (statsmodels' ``multipletests``); the check passes when no corrected p-value is
-  below 0.05, i.e. the test finds no difference between the shipped run and the new one.
+  method (:func:`dynconv.stats.holm`, statsmodels' ``multipletests``); the check passes when
+  no corrected p-value is below 0.05, i.e. the test finds no difference between the shipped
+  run and the new one.
 
 It prints, per experiment, which of the two held, and exits 1 when neither did.
 """
@@ -26,13 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from statsmodels.stats.multitest import multipletests
-
 from dynconv.booktools.records import format_duration, plan
 from dynconv.experiments import registry
 from dynconv.experiments.records import Record, paired_tests
 from dynconv.experiments.runner import run
 from dynconv.provenance import hardware
+from dynconv.stats import holm
 
 __all__ = ["Reproduction", "PARTS", "choose_experiments", "compare", "main"]
 
@@ -88,7 +88,7 @@ def choose_experiments(records: dict[str, Record]) -> list[str]:
 def compare(shipped: Record, again: Record, seconds: float = 0.0) -> Reproduction:
     """Compare two records of one run, trained twice (see the module docstring)."""
     tests = paired_tests(shipped, again)
-    corrected = multipletests([t.p_value for t in tests], method="holm")[1]
+    corrected = holm([t.p_value for t in tests])
     identical = shipped.predictions == again.predictions
     return Reproduction(
         experiment=shipped.experiment, seed=shipped.seed, identical=identical,
