@@ -7,7 +7,8 @@
 - :mod:`~dynconv.book.reported`: what the original study reported, typed once from its report;
 - :mod:`~dynconv.book.robustness`: Part III's comparisons against per-subset oracles;
 - :mod:`~dynconv.book.realphotos`: the sections computed from the real-photo records;
-- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place.
+- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place;
+- :mod:`~dynconv.book.progress`: progress on the page, or on the build's console.
 
 Nothing in the library imports this package.
 """
