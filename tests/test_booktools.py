@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import dynconv
+from dynconv.book.progress import PROGRESS_ENV
 from dynconv.booktools import book
 from dynconv.paths import RESULTS_ENV
 
@@ -112,7 +114,7 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
     def fake_execute(source, output, *, parameters, cwd, **kwargs):
         calls.append({"chapter": Path(source).stem, "cwd": cwd, "parameters": parameters,
                       "results": os.environ.get(RESULTS_ENV)})
-        Path(output).write_text("{}")
+        nbformat.write(_executed(parameters), output)
 
     prepared: list[dict] = []
 
@@ -153,6 +155,42 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
                       "parameters": {"profile": "ci", "data_dir": None},
                       "results": str(tmp_path.resolve() / "elsewhere")}]
     assert os.environ[RESULTS_ENV] == "elsewhere"
+
+
+def _executed(parameters: dict) -> nbformat.NotebookNode:
+    """An executed chapter as papermill writes it: the chapter's parameters cell, then the
+    cell papermill injects after it."""
+    own = nbformat.v4.new_code_cell('profile = "ci"', metadata={"tags": ["parameters"]})
+    injected = nbformat.v4.new_code_cell(
+        "# Parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items()),
+        metadata={"tags": ["injected-parameters"]})
+    return nbformat.v4.new_notebook(cells=[own, injected, nbformat.v4.new_code_cell("1")])
+
+
+def test_the_site_hides_the_injected_parameters_and_the_kernels_send_progress_to_the_console(
+        tmp_path, monkeypatch):
+    import papermill
+
+    root = _fake_book(tmp_path / "book", chapters=("01_a",)).resolve()
+    seen: list[str | None] = []
+
+    def fake_execute(source, output, *, parameters, **kwargs):
+        seen.append(os.environ.get(PROGRESS_ENV))
+        nbformat.write(_executed(parameters), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(book, "prepare", lambda *args, **kwargs: [])
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    book.execute_chapters("ci", root=root, output=tmp_path / "out")
+    assert seen == ["console"] and PROGRESS_ENV not in os.environ  # for the kernels only
+    cells = nbformat.read(tmp_path / "out" / "01_a.ipynb", as_version=4).cells
+    assert [c.metadata.get("tags", []) for c in cells] == [
+        ["parameters"], ["injected-parameters", "remove-cell"], []]
+    # tagging twice adds nothing; an explicit choice of the variable is kept
+    assert book.hide_injected_parameters(tmp_path / "out" / "01_a.ipynb") == 0
+    monkeypatch.setenv(PROGRESS_ENV, "page")
+    book.execute_chapters("ci", root=root, output=tmp_path / "out", force=True)
+    assert seen[-1] == "page"
 
 
 @pytest.mark.processes

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import shutil
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from dynconv.booktools import sitecheck
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_sitecheck_serves_a_folder_on_localhost(tmp_path):
@@ -106,3 +109,50 @@ def test_sitecheck_flags_a_code_cell_that_scrolls_sideways(tmp_path):
         server.shutdown()
     assert len(problems) == 1  # only the second cell, named by its longest line
     assert "124 characters" in problems[0] and "yyyy" in problems[0]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium") or shutil.which("chromium-browser")),
+    reason="needs Debian's chromium (.ci/run installs it)",
+)
+def test_sitecheck_flags_wide_outputs_and_what_belongs_on_the_console(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    shutil.copy(REPO / "book" / "_static" / "dynconv-outputs.css", tmp_path)
+    wide_table = "<table><tr>" + "<td>calflops_gflops_per_image</td>" * 20 + "</tr></table>"
+
+    def page_html(*cells: str) -> str:
+        return ('<html><head><link rel="stylesheet" href="dynconv-outputs.css"></head><body>'
+                '<article style="width: 600px">' + "".join(cells) + "</article></body></html>")
+
+    def output(inner: str, kind: str = "text_html", tags: str = "") -> str:
+        return (f'<div class="cell {tags}"><div class="cell_output">'
+                f'<div class="output {kind}">{inner}</div></div></div>')
+
+    (tmp_path / "styled.html").write_text(page_html(output(wide_table)))
+    (tmp_path / "bare.html").write_text(page_html(output(wide_table, kind="other")))
+    (tmp_path / "clutter.html").write_text(page_html(
+        output("<pre>profile = 'ci'</pre>", tags="tag_injected-parameters"),
+        output("<pre>training: 40%</pre>", kind="stderr"),
+        output('<div class="widget-hprogress"></div>'),
+        output("<p>a table that fits</p>")))
+    server, base = sitecheck.serve(tmp_path)
+    found = {}
+    try:
+        with sync_playwright() as pw:
+            chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+            browser = pw.chromium.launch(executable_path=chromium, args=sitecheck.CHROMIUM_ARGS)
+            page = browser.new_page()
+            for name in ("styled", "bare", "clutter"):
+                page.goto(f"{base}/{name}.html", wait_until="networkidle")
+                found[name] = sitecheck.wide_outputs(page), sitecheck.console_only_outputs(page)
+            browser.close()
+    finally:
+        server.shutdown()
+    assert found["styled"] == ([], [])  # the book's CSS: the table scrolls in its own box
+    wide, _ = found["bare"]
+    assert len(wide) == 1 and "wider than the page by" in wide[0]
+    wide, clutter = found["clutter"]
+    assert wide == []
+    assert [p.split(" shown")[0] for p in clutter] == [
+        "the parameters cell papermill injects", "text written to stderr", "a progress bar"]

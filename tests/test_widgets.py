@@ -50,3 +50,39 @@ def test_records_explorer_builds_one_panel_per_model_and_subset():
 def test_zero_fill_models_are_the_plain_networks():
     plain = {n for n in MODEL_NAMES if build_model(n, num_classes=3).input_mode == "zero"}
     assert plain == set(widgets.ZERO_FILL_MODELS)
+
+
+def test_oracle_explorer_adds_the_ratio_to_each_subsets_oracle():
+    labels = [0, 1, 2, 0]
+    v5 = make_record({"RGB": [0, 1, 2, 2], "G": [0, 0, 0, 0]}, labels, label="v5")
+    oracles = {"RGB": make_record({"RGB": [0, 1, 2, 0], "G": [1, 1, 1, 1]}, labels,
+                                  label="control"),
+               "G": make_record({"G": [0, 1, 0, 0]}, labels, label="oracle G")}
+    images = np.zeros((4, 3, 8, 8), dtype=np.uint8)
+    explorer = widgets.oracle_explorer({"v5": v5}, oracles, images, ["x", "y", "z"])
+    models, stack = explorer.children
+    assert list(models.options) == ["v5", widgets.ORACLE_CHOICE]
+    assert "dynconv-explorer" in explorer._dom_classes
+    v5_buttons, v5_panels = stack.children[0].children
+    assert list(v5_buttons.options) == ["RGB", "G"]
+    # v5: 3 of 4 on RGB against the control's 4 of 4; 2 of 4 on G against the oracle's 3 of 4
+    assert "ratio to the oracle of RGB: <b>0.75</b>" in v5_panels.children[0].value
+    assert "ratio to the oracle of G: <b>0.67</b>" in v5_panels.children[1].value
+    assert "50.0% against the oracle's 75.0%" in v5_panels.children[1].value
+    # the oracles: each on its own subset only (the control's G accuracy is not the oracle's)
+    oracle_buttons, oracle_panels = stack.children[1].children
+    assert list(oracle_buttons.options) == ["RGB", "G"]
+    assert "oracle G tested on G" in oracle_panels.children[1].value
+    assert "ratio to the oracle of G: <b>1.00</b>" in oracle_panels.children[1].value
+    assert "control tested on RGB" in oracle_panels.children[0].value
+
+
+def test_oracle_ratio_text_without_an_oracle_or_at_zero():
+    labels = [0, 1]
+    record = make_record({"RGB": [0, 1], "B": [0, 0]}, labels)
+    assert widgets.oracle_ratio_text(record, "B", {}) == "no oracle of B to compare with"
+    zero = {"B": make_record({"B": [1, 0]}, labels)}
+    assert "n/a (the oracle is at 0%)" in widgets.oracle_ratio_text(record, "B", zero)
+    # Part I's panels carry no ratio
+    assert "oracle" not in widgets.record_panels(record, np.zeros((2, 3, 8, 8), np.uint8),
+                                                 ["x", "y"])["B"].value

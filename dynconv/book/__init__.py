@@ -12,7 +12,8 @@
   fails when a chapter uses a model before its chapter);
 - :mod:`~dynconv.book.partcosts`: the benchmark's rows and study estimate, split by part;
 - :mod:`~dynconv.book.conclusions`: the closing chapter's conclusions, Parts I to III, on
-  both datasets.
+  both datasets;
+- :mod:`~dynconv.book.progress`: progress on the page, or on the build's console.
 
 Nothing in the library imports this package.
 """

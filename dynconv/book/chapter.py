@@ -28,7 +28,7 @@ from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader
 
-from dynconv.book import plots, realphotos, sentences, tables, widgets
+from dynconv.book import plots, progress, realphotos, sentences, tables, widgets
 from dynconv.channels import INCOMPLETE_SUBSETS
 from dynconv.config import TrainConfig, get_config
 from dynconv.data.datasets import (
@@ -335,8 +335,12 @@ class Chapter:
 
 def start(profile: str = "ci", data_dir: str | Path | None = None, *, force: bool = False,
           show: bool = True) -> Chapter:
-    """Resolve the profile and the dataset's identity (no image decoded) and print provenance."""
+    """Resolve the profile and the dataset's identity (no image decoded) and print provenance.
+
+    In the book build, progress (bars, timings) goes to the console from here on, not onto
+    the page (:func:`dynconv.book.progress.route_to_console`)."""
     t0 = time.perf_counter()
+    progress.route_to_console()
     config = get_config(profile)
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -345,5 +349,5 @@ def start(profile: str = "ci", data_dir: str | Path | None = None, *, force: boo
                       force=force, config=config, identity=identity)
     if show:
         chapter.header()
-        print(f"ready in {time.perf_counter() - t0:.1f} s")
+        progress.note(f"chapter ready in {time.perf_counter() - t0:.1f} s")
     return chapter

@@ -4,7 +4,9 @@ The trick: every panel is computed in advance (HTML with embedded PNG figures), 
 an ``ipywidgets.Stack``, and a ``ToggleButtons`` selector is tied to the stack with ``jslink``.
 ``jslink`` runs in the browser, so when the executed notebook is rendered with its saved widget
 state, clicking a button switches the panel with no Python behind the page. (A ``observe`` callback
-would only work with a live kernel.) Used by the chapters 02-07 explorers.
+would only work with a live kernel.) Used by the chapters 02-07 explorers, and by Part III's
+(chapter 10), which adds each panel's ratio to the oracle of its subset (Part III's yardstick,
+:mod:`dynconv.book.robustness`).
 """
 
 from __future__ import annotations
@@ -70,12 +72,28 @@ def sample_indices(n: int, count: int = NUM_SAMPLES) -> list[int]:
     return sorted({round(i * (n - 1) / (count - 1)) for i in range(count)})
 
 
+def oracle_ratio_text(record: Record, subset: str, oracles: Mapping[str, Record]) -> str:
+    """The sentence a Part III panel adds: ``record``'s accuracy on ``subset`` over that of the
+    subset's oracle (the plain ResNet18 trained on ``subset`` alone), both of this record's and
+    the oracle's first seed; "no oracle" where ``oracles`` has none for the subset."""
+    oracle = oracles.get(subset)
+    if oracle is None or subset not in oracle.test:
+        return f"no oracle of {subset} to compare with"
+    limit = oracle.test[subset]
+    ratio = f"{record.test[subset] / limit:.2f}" if limit > 0 else "n/a (the oracle is at 0%)"
+    return (f"ratio to the oracle of {subset}: <b>{ratio}</b> ({100 * record.test[subset]:.1f}% "
+            f"against the oracle's {100 * limit:.1f}%, seed {record.seed} of each)")
+
+
 def record_panels(
-    record: Record, test_images_uint8, class_names: Sequence[str]
+    record: Record, test_images_uint8, class_names: Sequence[str], *,
+    subsets: Sequence[str] | None = None, oracles: Mapping[str, Record] | None = None,
 ) -> dict[str, widgets.HTML]:
-    """One panel per channel subset of a record: accuracy with its interval, confusion matrix,
-    and sample predictions shown as the model saw them (zero-filled channels at ImageNet's
-    mean for a plain network, absent channels black for a "drop" stem)."""
+    """One panel per channel subset of a record (or of ``subsets``): accuracy with its
+    interval, confusion matrix, and sample predictions shown as the model saw them
+    (zero-filled channels at ImageNet's mean for a plain network, absent channels black for a
+    "drop" stem). With ``oracles`` ({subset: record}), each panel also gives the ratio to the
+    oracle of its subset (:func:`oracle_ratio_text`)."""
     if len(test_images_uint8) != record.num_test:
         raise ValueError(f"{len(test_images_uint8)} test images given, but {record.label} was "
                          f"tested on {record.num_test}")
@@ -84,7 +102,7 @@ def record_panels(
              if fill == "mean" else "missing channels black: this stem never receives them")
     index = sample_indices(record.num_test)
     panels = {}
-    for subset_name in record.subsets:
+    for subset_name in subsets or record.subsets:
         low, high = record.interval(subset_name)
         confusion = plot_confusion(record.confusion(subset_name), class_names,
                                    title=f"{record.label} on {subset_name}")
@@ -98,10 +116,12 @@ def record_panels(
             columns=4,
         )
         accuracy = interval_text(record.test[subset_name], low, high)
+        ratio = "" if oracles is None else (
+            oracle_ratio_text(record, subset_name, oracles) + "; ")
         panels[subset_name] = html_panel(
             title=f"{record.label} tested on {subset_name}",
             text=(
-                f"test accuracy <b>{accuracy}</b> (95% interval), loss "
+                f"test accuracy <b>{accuracy}</b> (95% interval), {ratio}loss "
                 f"{record.test_loss[subset_name]:.3f} (profile <code>{record.profile}</code>, "
                 f"data {record.data['name']}, seed {record.seed}; left: row-normalised "
                 f"confusion matrix, right: sample predictions, wrong in red, {shown})"
@@ -124,3 +144,30 @@ def records_explorer(
     if len(per_model) == 1:
         return next(iter(per_model.values()))
     return choice_stack(per_model, description="model")
+
+
+ORACLE_CHOICE = "oracle of the subset"  # the oracles' button in the Part III explorer
+
+
+def oracle_explorer(
+    records: Mapping[str, Record], oracles: Mapping[str, Record], test_images_uint8,
+    class_names: Sequence[str],
+) -> widgets.VBox:
+    """Part III's explorer: choose a model of ``records`` ({label: record}: v5, the published
+    designs, the controls) or :data:`ORACLE_CHOICE`, then a channel subset. Each panel is Part
+    I's (accuracy, confusion matrix, sample predictions) plus the ratio to the subset's oracle;
+    the oracle's own panels show each oracle ({subset: record}) on its own subset only."""
+    per_model = {
+        label: record_panels(record, test_images_uint8, class_names, oracles=oracles)
+        for label, record in records.items()
+    }
+    per_model[ORACLE_CHOICE] = {
+        subset: record_panels(oracle, test_images_uint8, class_names, subsets=[subset],
+                              oracles=oracles)[subset]
+        for subset, oracle in oracles.items()
+    }
+    return choice_stack(
+        {label: choice_stack(panels, description="channels")
+         for label, panels in per_model.items()},
+        description="model",
+    )

@@ -19,7 +19,11 @@ files of the imported ``dynconv`` package, without this ``booktools`` subpackage
 tooling or the site check does not execute the chapters again. Experiments inside a chapter are
 cached separately by their configuration (see :mod:`dynconv.experiments.runner`). A failing cell
 fails the build. The chapters' kernels get ``DYNCONV_RESULTS_DIR=<book root>/results``, unless the
-variable is already set (then its value, made absolute).
+variable is already set (then its value, made absolute), and ``DYNCONV_PROGRESS=console``
+(unless set): progress bars and timings go to this build's console, not onto the pages
+(:mod:`dynconv.book.progress`). In each executed chapter, the parameters cell papermill injects
+is tagged ``remove-cell``, so the site shows the chapter's own parameters cell only (the
+executed notebook keeps both).
 
 Nothing here is downloaded at run time except the vendored npm packages, fetched once from the npm
 registry with ``npm pack`` and kept in ``book/_static/vendor`` (ignored by git).
@@ -46,6 +50,7 @@ from pathlib import Path
 import torch
 
 import dynconv
+from dynconv.book.progress import CONSOLE, PROGRESS_ENV
 from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
 from dynconv.config import PROFILES
 from dynconv.errors import DynconvError
@@ -61,6 +66,10 @@ from dynconv.provenance import hardware_label
 
 # This subpackage's folder name inside `dynconv`: its sources are not part of a chapter's key.
 TOOLS_SUBPACKAGE = "booktools"
+
+# papermill's tag on the cell it injects; myst-nb leaves a cell tagged remove-cell off the page
+INJECTED_TAG = "injected-parameters"
+HIDDEN_ON_SITE_TAG = "remove-cell"
 
 # npm packages vendored into the site (name, version, files to keep: tarball path -> vendor path).
 VENDORED_PACKAGES = {
@@ -218,6 +227,41 @@ def _results_env(results: Path) -> Iterator[Path]:
             os.environ[RESULTS_ENV] = previous
 
 
+@contextmanager
+def _progress_env() -> Iterator[str]:
+    """Give the kernels started inside ``DYNCONV_PROGRESS=console`` (progress on this build's
+    console, not on the pages), unless the caller set the variable; restore it after. Yields
+    the value the chapters get."""
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = previous or CONSOLE
+    try:
+        yield os.environ[PROGRESS_ENV]
+    finally:
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+
+
+def hide_injected_parameters(path: str | os.PathLike) -> int:
+    """Tag the cells papermill injected into the executed notebook at ``path``
+    (:data:`INJECTED_TAG`) with :data:`HIDDEN_ON_SITE_TAG`, so that the site shows only the
+    chapter's own parameters cell; returns how many cells were tagged (rewritten in place
+    when there are any)."""
+    import nbformat  # with papermill: the `book` extra
+
+    notebook = nbformat.read(str(path), as_version=4)
+    count = 0
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if INJECTED_TAG in tags and HIDDEN_ON_SITE_TAG not in tags:
+            cell.metadata["tags"] = [*tags, HIDDEN_ON_SITE_TAG]
+            count += 1
+    if count:
+        nbformat.write(notebook, str(path))
+    return count
+
+
 def execute_chapters(
     profile: str = "ci",
     data_dir: str | None = None,
@@ -254,7 +298,7 @@ def execute_chapters(
     keys, times = _load_json(keys_file), _load_json(times_file)
     sources = sources_digest()
     runs = []
-    with _results_env(layout.results) as results:
+    with _results_env(layout.results) as results, _progress_env():
         planned = prepare(profile, data_dir, records=records, force=force, retrain=retrain,
                           results_dir=results)
         # the records' digest: a chapter whose records changed executes again
@@ -281,6 +325,7 @@ def execute_chapters(
                 cwd=str(layout.notebooks),
                 progress_bar=False,
             )
+            hide_injected_parameters(output_path)
             run = ChapterRun(
                 name=notebook.stem,
                 seconds=round(time.perf_counter() - start, 1),

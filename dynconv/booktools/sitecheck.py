@@ -11,7 +11,11 @@ chapter, the index and search pages) in headless Chromium (Debian's
 - logs a console error or throws a JavaScript error (a missing favicon counts),
 - requests anything from another host (the site must work offline),
 - (chapter pages) has no figure in its content,
-- (chapter pages) has a code cell wider than its box (the reader would scroll sideways), or
+- (chapter pages) has a code cell wider than its box (the reader would scroll sideways),
+- (chapter pages) has a cell output that runs past the right edge of the text column (a wide
+  table must scroll inside its own box, book/_static/dynconv-outputs.css),
+- (chapter pages) shows the parameters cell papermill injects, text written to stderr or a
+  progress bar (they belong on the build's console, :mod:`dynconv.book.progress`), or
 - (explorer pages) does not change what is shown when a channel-subset button is clicked.
 
 A screenshot of one explorer is kept with ``--screenshot``.
@@ -129,6 +133,37 @@ def wide_code_cells(page) -> list[str]:
             for line in lines]
 
 
+# By how much each cell output spills past its box. A scroll container inside it (a wide table
+# in its own scrolling box) does not count: scrollWidth only includes content left visible.
+_SPILLING_OUTPUTS = """els => els.filter(e => getComputedStyle(e).overflowX === "visible")
+    .map(e => e.scrollWidth - e.clientWidth).filter(d => d > 1)"""
+
+
+# What a reader should not see on a chapter page: (CSS selector, what it is).
+CONSOLE_ONLY = (
+    (".cell.tag_injected-parameters", "the parameters cell papermill injects"),
+    (".cell_output .output.stderr", "text written to stderr"),
+    (".widget-progress, .widget-hprogress, progress", "a progress bar"),
+)
+
+
+def wide_outputs(page) -> list[str]:
+    """A problem for each cell output of the open page that runs past the text column."""
+    overflows = page.eval_on_selector_all("div.cell_output", _SPILLING_OUTPUTS)
+    return [f"cell output wider than the page by {px} px (it should scroll in its own box)"
+            for px in overflows]
+
+
+def console_only_outputs(page) -> list[str]:
+    """A problem for each kind of :data:`CONSOLE_ONLY` content shown on the open page."""
+    problems = []
+    for selector, what in CONSOLE_ONLY:
+        count = page.locator(selector).count()
+        if count:
+            problems.append(f"{what} shown on the page ({count}x): it belongs on the console")
+    return problems
+
+
 def check_explorer(page, screenshot: Path | None) -> list[str]:
     """Click a different channel button in an explorer and see the panel change.
 
@@ -200,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             problems = check_page(page, f"{base}/{rel}", needs_figure=rel in chapters)
             if rel in chapters:
-                problems += wide_code_cells(page)
+                problems += wide_code_cells(page) + wide_outputs(page)
+                problems += console_only_outputs(page)
             if page.locator(".dynconv-explorer").count():
                 shot = args.screenshot if explorers == 0 else None
                 problems += check_explorer(page, shot)
