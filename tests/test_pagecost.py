@@ -158,7 +158,7 @@ def test_cost_note_sums_the_shipped_records():
         size = sum(r.path.stat().st_size for r in current) / 1e6
         assert f"{size:,.1f} MB of record files" in note
     hours = sum(pagecost.gpu_hours(r.experiment) for r in runs)
-    assert f"about **{hours:.1f} GPU hours**" in note
+    assert f"about **{hours:.2f} GPU hours**" in note
     assert "ASSUMED sustained 200 TFLOP/s" in note and "not a measurement" in note
 
 

@@ -161,8 +161,8 @@ def cost_note(chapter: str, profile: str = "ci", data_dir: str | os.PathLike | N
     """The chapter's cost in one Markdown paragraph (see the module docstring)."""
     names = chapter_experiments(chapter)
     if not names:
-        return (f"**What this chapter costs.** It trains nothing and loads no training record: "
-                f"it runs in seconds (profile `{profile}`).")
+        return (f"**What this chapter costs.** It trains nothing and loads no training record "
+                f"(profile `{profile}`): no record, checkpoint or GPU time is spent on it.")
     costs = training_costs(names, profile, data_dir, results_dir=results_dir)
     present = [c for c in costs if c.present]
     missing = len(costs) - len(present)
@@ -189,7 +189,7 @@ def cost_note(chapter: str, profile: str = "ci", data_dir: str | os.PathLike | N
     hours = sum(c.gpu_hours for c in costs)
     text += (f"On a GPU, the same trainings under `full` on the original mini-ImageNet "
              f"({bench.ORIGINAL_TRAIN_IMAGES:,} training images, 84 px, every run to its epoch "
-             f"cap) would take about **{hours:.1f} GPU hours**: an *estimate* from counted FLOPs "
+             f"cap) would take about **{hours:.2f} GPU hours**: an *estimate* from counted FLOPs "
              f"(training = {bench.TRAINING_FLOPS_PER_FORWARD} forward passes) at an ASSUMED "
              f"sustained {bench.ASSUMED_GPU_TFLOPS:.0f} TFLOP/s, not a measurement.")
     return text
@@ -217,7 +217,7 @@ def _rows(runs: Sequence[TrainingCost]) -> list[dict[str, object]]:
             "CPU time (records)": format_duration(seconds) if present else "-",
             "record files": _megabytes(sum(c.record_bytes for c in present)),
             "checkpoints (not shipped)": _megabytes(sum(c.checkpoint_bytes for c in present)),
-            "GPU hours (estimate, full)": f"{sum(c.gpu_hours for c in costs):.1f}",
+            "GPU hours (estimate, full)": f"{sum(c.gpu_hours for c in costs):.2f}",
         })
     return rows
 
