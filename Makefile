@@ -85,4 +85,4 @@ lab: $(STAMP)
 	DYNCONV_RESULTS_DIR=$(CURDIR)/book/results $(VENV)/bin/jupyter lab notebooks/
 
 clean:
-	rm -rf _build book/chapters book/build-report.md
+	rm -rf _build book/chapters book/build-report.md book/_generated

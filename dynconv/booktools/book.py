@@ -4,7 +4,8 @@ Build tooling, not part of the library (see :mod:`dynconv.booktools`). `make boo
 module in three steps, from the book's root folder::
 
     python -m dynconv.booktools.book execute --profile ci [--data-dir DIR]  # -> book/chapters/
-    python -m dynconv.booktools.book vendor             # require.js, widget manager, MathJax
+    python -m dynconv.booktools.book vendor             # require.js, widget manager, MathJax,
+                                                        # and the cost table of "How to run"
     jupyter-book build . -W -n --keep-going             # render only (execute_notebooks: off)
 
 The book is the nearest folder, from the working directory upwards, that holds ``_toc.yml`` and
@@ -142,6 +143,11 @@ class BookLayout:
     def build_report(self) -> Path:
         """The build report page."""
         return self.root / "book" / "build-report.md"
+
+    @property
+    def costs_table(self) -> Path:
+        """The book's cost table, computed from the records and included by "How to run"."""
+        return self.root / "book" / "_generated" / "book-costs.md"
 
     @property
     def keys_file(self) -> Path:
@@ -399,6 +405,20 @@ def _records_line(planned: Sequence[PlannedRun]) -> str:
             + ", ".join(r.name for r in trained) + ".")
 
 
+def write_costs_table(path: str | os.PathLike,
+                      results_dir: str | os.PathLike | None = None) -> Path:
+    """Write the cost table of every chapter (:func:`dynconv.book.pagecost.book_costs_markdown`:
+    profile ``ci``, the built-in data, the records under ``results_dir``) to ``path``, the
+    file that ``book/how-to-run.md`` includes."""
+    from dynconv.book.pagecost import book_costs_markdown  # the benchmark's imports: only here
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, book_costs_markdown(results_dir=results_dir))
+    print(f"[book] wrote the cost table of every chapter to {shown_path(path)}")
+    return path
+
+
 def vendor_javascript(target: str | os.PathLike) -> None:
     """Fetch require.js, the widget HTML manager and MathJax from the npm registry into
     ``target`` (the book's ``book/_static/vendor``), once."""
@@ -462,7 +482,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--output", default=None,
                     help="folder for the executed chapters (default book/chapters)")
     sub.add_parser(
-        "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry"
+        "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry "
+        "and write the cost table of the 'How to run' page"
     )
     args = parser.parse_args(argv)
     try:
@@ -480,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nerror: {type(error).__name__}: {error}", file=sys.stderr)
             return 2
     else:
+        env = os.environ.get(RESULTS_ENV)
+        write_costs_table(layout.costs_table, Path(env).resolve() if env else layout.results)
         vendor_javascript(layout.vendor)
     return 0
 
