@@ -1,4 +1,4 @@
-"""What each chapter costs (dynconv.book.pagecost), its map from chapter to experiments, the
+"""What each chapter costs (dynconv.booktools.pagecost), its map from chapter to experiments, the
 "How to run" page's computed table, and every chapter's References."""
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from dynconv.bench import benchmark as bench
-from dynconv.book import pagecost
-from dynconv.booktools import book
+from dynconv.booktools import book, pagecost
 from dynconv.booktools.records import format_duration, plan
 from dynconv.errors import ConfigError
 from dynconv.experiments import registry
@@ -123,7 +122,7 @@ def test_each_chapter_uses_exactly_the_experiments_of_its_map(path):
 def test_the_cost_note_follows_the_start_cell(path):
     code = _code(path)
     start = next(i for i, s in enumerate(code) if "chapter.start(" in s)
-    assert code[start + 1] == f'ch.cost_note("{path.stem}")'
+    assert code[start + 1].endswith(f'pagecost.show("{path.stem}", profile, data_dir)')
 
 
 # ---- the numbers -----------------------------------------------------------------------

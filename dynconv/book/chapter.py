@@ -28,7 +28,7 @@ from IPython.display import HTML, Markdown, display
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader
 
-from dynconv.book import pagecost, plots, progress, realphotos, sentences, tables, widgets
+from dynconv.book import plots, progress, realphotos, sentences, tables, widgets
 from dynconv.channels import INCOMPLETE_SUBSETS
 from dynconv.config import TrainConfig, get_config
 from dynconv.data.datasets import (
@@ -284,11 +284,6 @@ class Chapter:
         best, _ = tables.best_on_subsets(records, labels)
         if best != repeated:
             self.compare(records[best], records[repeated], subsets=INCOMPLETE_SUBSETS)
-
-    def cost_note(self, chapter: str) -> None:
-        """Show what chapter ``chapter`` (e.g. ``"02_baseline"``) costs: its trainings, their
-        time and disk, and a GPU estimate (:func:`dynconv.book.pagecost.cost_note`)."""
-        display(Markdown(pagecost.cost_note(chapter, self.profile, self.data_dir)))
 
     def departures(self) -> object:
         """How this chapter's profile departs from the original study's settings, and why."""

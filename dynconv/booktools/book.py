@@ -52,6 +52,7 @@ import torch
 
 import dynconv
 from dynconv.book.progress import CONSOLE, PROGRESS_ENV
+from dynconv.booktools.pagecost import book_costs_markdown
 from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
 from dynconv.config import PROFILES
 from dynconv.errors import DynconvError
@@ -407,11 +408,9 @@ def _records_line(planned: Sequence[PlannedRun]) -> str:
 
 def write_costs_table(path: str | os.PathLike,
                       results_dir: str | os.PathLike | None = None) -> Path:
-    """Write the cost table of every chapter (:func:`dynconv.book.pagecost.book_costs_markdown`:
-    profile ``ci``, the built-in data, the records under ``results_dir``) to ``path``, the
+    """Write the cost table of every chapter
+    (:func:`~dynconv.booktools.pagecost.book_costs_markdown`: profile ``ci``, the built-in data, the records under ``results_dir``) to ``path``, the
     file that ``book/how-to-run.md`` includes."""
-    from dynconv.book.pagecost import book_costs_markdown  # the benchmark's imports: only here
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, book_costs_markdown(results_dir=results_dir))

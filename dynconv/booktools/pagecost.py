@@ -1,7 +1,7 @@
 """What a chapter costs: its trainings, their CPU time, their disk, and a GPU estimate.
 
-Every chapter opens with one paragraph (:func:`cost_note`, shown by
-:meth:`dynconv.book.chapter.Chapter.cost_note`) that says, computed from the chapter's records,
+Every chapter opens with one paragraph (:func:`cost_note`, shown by :func:`show` in the cell
+after ``chapter.start``) that says, computed from the chapter's records,
 
 * how many trainings it shows (every seed counted) and of which experiments;
 * how long they took to train here: the sum of the records' wall times (training and testing),
@@ -30,6 +30,8 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
+from IPython.display import Markdown, display
+
 from dynconv.bench import benchmark as bench
 from dynconv.booktools.records import format_duration, plan
 from dynconv.errors import ConfigError
@@ -46,7 +48,7 @@ from dynconv.experiments.registry import (
 )
 
 __all__ = ["CHAPTER_EXPERIMENTS", "TrainingCost", "book_costs_markdown", "book_costs_table",
-           "chapter_experiments", "cost_note", "gpu_hours", "training_costs"]
+           "chapter_experiments", "cost_note", "gpu_hours", "show", "training_costs"]
 
 
 def _names(*names: str) -> tuple[str, ...]:
@@ -61,11 +63,11 @@ CHAPTER_EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "04_v2": ("v2", "resnet18"),
     "05_v3": ("v3", "v2", "resnet18"),
     "06_v4": ("v4-batch", "v4-sample", "resnet18", "v2", "v3"),
-    "07_ablation": _names(*PART1, *V5_ABLATION, *IDENTITY_PAIR),
+    "07_ablation": PART1,
     "08_costs": (),
     "09_part2": _names(*PART2, *COMPACT_ABLATION),
     "10_part3": _names(*SUBSET_TRAINED.values(), *PART3, *V5_ABLATION, *IDENTITY_PAIR),
-    "11_errata": PART1,
+    "11_errata": _names(*PART1, *PART2, *PART3),
 })
 
 BYTES_PER_PARAMETER = 4  # float32 weights: what a finished run's checkpoint holds
@@ -193,6 +195,12 @@ def cost_note(chapter: str, profile: str = "ci", data_dir: str | os.PathLike | N
              f"(training = {bench.TRAINING_FLOPS_PER_FORWARD} forward passes) at an ASSUMED "
              f"sustained {bench.ASSUMED_GPU_TFLOPS:.0f} TFLOP/s, not a measurement.")
     return text
+
+
+def show(chapter: str, profile: str = "ci",
+         data_dir: str | os.PathLike | None = None) -> None:
+    """Display :func:`cost_note` as Markdown: the cell after a chapter's ``chapter.start``."""
+    display(Markdown(cost_note(chapter, profile, data_dir)))
 
 
 def _book_runs(profile: str, data_dir: str | os.PathLike | None,
