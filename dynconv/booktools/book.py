@@ -410,7 +410,7 @@ def write_costs_table(path: str | os.PathLike,
                       results_dir: str | os.PathLike | None = None) -> Path:
     """Write the cost table of every chapter
     (:func:`~dynconv.booktools.pagecost.book_costs_markdown`: profile ``ci``, the built-in data,
-    the records under ``results_dir``) to ``path``, the file that ``book/how-to-run.md`` includes."""
+    the records under ``results_dir``) to ``path``, the file ``book/how-to-run.md`` includes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, book_costs_markdown(results_dir=results_dir))
