@@ -144,5 +144,7 @@ def test_show_code_is_the_real_forward_and_what_it_calls():
     assert diagrams.show_code(GeneratedKernelStem, depth=0).parts == (
         ("GeneratedKernelStem.forward",
          textwrap.dedent(inspect.getsource(GeneratedKernelStem.forward))),)
+    v4 = build_model("v4", num_classes=3)  # the methods of the sampler the model holds
+    assert "ChannelSampler.run_drop" in [n for n, _ in diagrams.show_code(v4, depth=1).parts]
     with pytest.raises(TypeError, match="no forward"):
         diagrams.show_code(3)

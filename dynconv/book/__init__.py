@@ -7,7 +7,8 @@
 - :mod:`~dynconv.book.reported`: what the original study reported, typed once from its report;
 - :mod:`~dynconv.book.robustness`: Part III's comparisons against per-subset oracles;
 - :mod:`~dynconv.book.realphotos`: the sections computed from the real-photo records;
-- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place.
+- :mod:`~dynconv.book.demos`: the small measurements a chapter makes in place;
+- :mod:`~dynconv.book.diagrams`: a layer drawn from its own forward pass, and its code.
 
 Nothing in the library imports this package.
 """

@@ -372,6 +372,19 @@ def _callees(function: Callable, owner: Any) -> list[tuple[str, Callable]]:
         value = function.__globals__.get(name)
         if inspect.isfunction(value) and _is_ours(value):
             found.append((value.__qualname__, value))
+    # methods of the dynconv classes it names, or of the dynconv objects it holds
+    # (``ChannelSampler.run_drop(...)``, ``self.sampler.draws(...)``)
+    helpers = [function.__globals__.get(name) for name in names]
+    if isinstance(owner, nn.Module):
+        helpers += [vars(owner).get(name) for name in names]
+    classes = {h if isinstance(h, type) else type(h) for h in helpers
+               if h is not None and not isinstance(h, nn.Module) and not inspect.isfunction(h)}
+    for klass in sorted((k for k in classes if _is_ours(k)), key=lambda k: k.__qualname__):
+        for name in names:
+            method = inspect.getattr_static(klass, name, None)
+            method = getattr(method, "__func__", method)  # a staticmethod's function
+            if inspect.isfunction(method):
+                found.append((f"{klass.__qualname__}.{name}", method))
     return found
 
 
