@@ -13,7 +13,8 @@
 - :mod:`~dynconv.book.partcosts`: the benchmark's rows and study estimate, split by part;
 - :mod:`~dynconv.book.conclusions`: the closing chapter's conclusions, Parts I to III, on
   both datasets;
-- :mod:`~dynconv.book.progress`: progress on the page, or on the build's console.
+- :mod:`~dynconv.book.progress`: progress on the page, or on the build's console;
+- :mod:`~dynconv.book.diagrams`: a layer drawn from its own forward pass, and its code.
 
 Nothing in the library imports this package.
 """
