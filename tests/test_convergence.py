@@ -81,6 +81,23 @@ def test_the_published_design_is_chosen_on_validation_not_test():
     assert "should be made again" in validation_choice_sentence(records, "B")
 
 
+def test_a_design_chosen_on_test_is_checked_on_validation():
+    from dynconv.book.sentences import design_check_sentence
+
+    def with_val(label, best_val):
+        history = [{"epoch": 1, "val_acc": best_val / 2}, {"epoch": 2, "val_acc": best_val}]
+        return make_record({"RGB": [1, 0]}, [1, 1], label=label, history=history)
+
+    records = {"v5": with_val("v5", 0.70), "v5 per batch": with_val("v5 per batch", 0.72),
+               "v5 zero-fill": with_val("v5 zero-fill", 0.50)}
+    kept = design_check_sentence(records, "v5 per batch")
+    assert "also has the highest" in kept and "of the 3 variants" in kept
+    assert "v5 per batch 72.0%, v5 70.0%, v5 zero-fill 50.0%" in kept
+    other = design_check_sentence(records, "v5")
+    assert "v5 per batch, not v5, has the highest" in other
+    assert "would have been v5 per batch" in other
+
+
 def test_selection_sentence_says_what_an_early_best_epoch_cost():
     from dynconv.book.sentences import selection_sentence
 

@@ -785,6 +785,23 @@ def validation_choice_sentence(records: Mapping[str, Record], chosen: str) -> st
             f"longer the best of the four ({ranking}): the choice should be made again.")
 
 
+def design_check_sentence(records: Mapping[str, Record], chosen: str) -> str:
+    """A design first chosen on test numbers (``chosen``, a label of ``records``: label ->
+    first-seed record of the design and its variants), checked afterwards on validation:
+    whether its best validation accuracy (the mean over the subsets validated) is still the
+    highest of its variants, and which variant validation would have picked if not."""
+    best = {label: max(row["val_acc"] for row in r.history) for label, r in records.items()}
+    order = sorted(best, key=best.get, reverse=True)
+    ranking = ", ".join(f"{label} {100 * best[label]:.1f}%" for label in order)
+    if order[0] == chosen:
+        return (f"Checked on validation: {chosen} also has the highest best validation "
+                f"accuracy of the {len(records)} variants ({ranking}), so validation alone "
+                f"would have made the same choice.")
+    return (f"Checked on validation: {order[0]}, not {chosen}, has the highest best validation "
+            f"accuracy of the {len(records)} variants ({ranking}): on held-out data alone the "
+            f"choice would have been {order[0]}.")
+
+
 def selection_sentence(records: Mapping[str, Record]) -> str:
     """Which epoch validation chose for each of ``records`` (label -> record), and what that
     choice cost in validation accuracy when it was not the last epoch (a validation loss that
