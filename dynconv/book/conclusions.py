@@ -11,8 +11,9 @@ A *source* is anything with the record-loading methods of
 and ``identity`` (the dataset). :class:`dynconv.book.realphotos.RealPhotos` is one too.
 
 The comparison rule is the book's (chapter 7): a gap counts as a difference only when
-McNemar's exact test on the same test images finds it at 5% *and* it is larger than the
-seed-to-seed spread of the experiments repeated over seeds.
+McNemar's exact test on the same test images finds it at 5%, Holm-corrected over the subsets
+of that comparison, *and* it is larger than the seed-to-seed spread of the experiments
+repeated over seeds.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from dynconv.experiments.registry import (
     SUBSET_TRAINED,
     label,
 )
-from dynconv.stats import ALPHA
+from dynconv.stats import ALPHA, holm_family
 
 __all__ = ["Source", "data_dependence", "data_dependence_sentence", "gap_counts",
            "gap_text", "layers_by_data", "layers_by_data_sentence", "part1", "part1_sentence",
@@ -56,10 +57,11 @@ class Source(Protocol):
 def gap_counts(a: Record, b: Record, subsets: Sequence[str], seed_spread: float,
                alpha: float = ALPHA) -> tuple[list[str], list[str]]:
     """The subsets (of ``subsets`` both were tested on) where ``a`` beats ``b`` and where it
-    falls behind by the book's rule: McNemar's exact test at ``alpha`` and a gap larger than
+    falls behind by the book's rule: McNemar's exact test at ``alpha``, Holm-corrected over the
+    subsets of this one comparison (:func:`dynconv.stats.holm_family`), and a gap larger than
     ``seed_spread``."""
     better, worse = [], []
-    for test in paired_tests(a, b, subsets):
+    for test in holm_family(paired_tests(a, b, subsets)):
         if test.p_value < alpha and abs(test.difference) > seed_spread:
             (better if test.difference > 0 else worse).append(test.subset)
     return better, worse
