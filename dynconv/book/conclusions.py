@@ -98,8 +98,9 @@ def part1_sentence(dataset: str, records: Mapping[str, Record], spread: float) -
                f"incomplete subsets than they lose ({', '.join(ahead) or 'none'})")
     return (f"**Part I, {dataset}.** The best dynamic layer on the {len(INCOMPLETE_SUBSETS)} "
             f"incomplete subsets is **{best}** ({value:.1%} on average). Against the "
-            f"zero-fill control (a difference only when McNemar's test finds it and it is "
-            f"larger than {100 * spread:.1f} points, the seed spread): "
+            f"zero-fill control (a difference only when McNemar's test, Holm-corrected over "
+            f"the subsets compared, finds it and it is larger than {100 * spread:.1f} points, "
+            f"the seed spread): "
             + "; ".join(verdicts) + f". So {summary}.")
 
 
@@ -176,7 +177,8 @@ def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]
     text = (f"**Part III, {dataset}.** At the oracles' budget, v5's worst-subset ratio to the "
             f"oracles is {place} of the {len(worst)} models serving every subset (means over "
             f"seeds: {ratios}). Subset by subset (first seeds; a difference only when "
-            f"McNemar's test finds it and it is larger than {100 * spread:.1f} points), v5 "
+            f"McNemar's test, Holm-corrected over the {len(SUBSET_NAMES)} subsets, finds it "
+            f"and it is larger than {100 * spread:.1f} points), v5 "
             f"is " + "; ".join(gaps) + ".")
     if _LONG in set(table["model"]):
         long = robustness.worst_ratio(table)[_LONG]
