@@ -164,7 +164,7 @@ def cost_note(chapter: str, profile: str = "ci", data_dir: str | os.PathLike | N
     names = chapter_experiments(chapter)
     if not names:
         return (f"**What this chapter costs.** It trains nothing and loads no training record "
-                f"(profile `{profile}`): no record, checkpoint or GPU time is spent on it.")
+                f"(profile `{profile}`); the time its own cells take is in the build report.")
     costs = training_costs(names, profile, data_dir, results_dir=results_dir)
     present = [c for c in costs if c.present]
     missing = len(costs) - len(present)
