@@ -40,8 +40,9 @@ from dynconv.data.datasets import (
     read_split_list,
 )
 from dynconv.errors import ConfigError
+from dynconv.experiments import posthoc
 from dynconv.experiments.records import Record
-from dynconv.experiments.registry import SUBSET_TRAINED, get_experiment
+from dynconv.experiments.registry import ADABN, SUBSET_TRAINED, get_experiment
 from dynconv.experiments.runner import make_splits, run, run_seeds
 from dynconv.paths import resolve_results_dir, shown_path
 from dynconv.provenance import hardware_label
@@ -126,6 +127,18 @@ class Chapter:
     def seeds(self, name: str) -> list[Record]:
         """The records of every seed of experiment ``name``."""
         return run_seeds(name, profile=self.profile, data_dir=self.data_dir, force=self.force)
+
+    def adabn(self, name: str) -> list[Record]:
+        """The AdaBN records of every seed of experiment ``name``: its network tested on each
+        subset with BatchNorm statistics re-estimated for that subset
+        (:mod:`dynconv.experiments.posthoc`), loaded, or measured where missing."""
+        return [posthoc.adabn(name, profile=self.profile, data_dir=self.data_dir, seed=s)
+                for s in get_experiment(name).seeds(self.profile)]
+
+    def adabn_runs(self) -> dict[str, list[Record]]:
+        """{name: :meth:`adabn` records} of every experiment the book measures with AdaBN
+        (:data:`dynconv.experiments.registry.ADABN`)."""
+        return {name: self.adabn(name) for name in ADABN}
 
     def config_of(self, name: str) -> TrainConfig:
         """The TrainConfig experiment ``name`` trains with under this chapter's profile."""

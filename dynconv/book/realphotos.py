@@ -40,8 +40,10 @@ from dynconv.book import plots, robustness, sentences, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, RGB, SUBSET_NAMES
 from dynconv.data.datasets import DataIdentity
 from dynconv.errors import DynconvError
+from dynconv.experiments.posthoc import locate_adabn
 from dynconv.experiments.records import Record
 from dynconv.experiments.registry import (
+    ADABN,
     BEST_PUBLISHED,
     DYNAMIC_LAYERS,
     EXPERIMENTS,
@@ -111,6 +113,7 @@ class RealPhotos:
     profile: str
     results_dir: str | os.PathLike | None = None
     _loaded: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
+    _adabn: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
 
     def _seed(self, name: str, seed: int | None) -> int:
         return get_experiment(name).config(self.profile).seed if seed is None else seed
@@ -135,6 +138,26 @@ class RealPhotos:
                 if why is not None:
                     found[f"{name}, seed {seed}"] = why
         return found
+
+    def stale_adabn(self, experiments: Sequence[str] = ADABN) -> dict[str, str]:
+        """As :meth:`stale`, for the AdaBN records (:mod:`dynconv.experiments.posthoc`)."""
+        found = {}
+        for name in experiments:
+            for seed in get_experiment(name).seeds(self.profile):
+                _, record, why = locate_adabn(name, self.identity, profile=self.profile,
+                                              seed=seed, results_dir=self.results_dir)
+                if record is None:
+                    found[f"{name} + AdaBN, seed {seed}"] = why
+                else:
+                    self._adabn[name, seed] = record
+        return found
+
+    def adabn(self, name: str) -> list[Record]:
+        """The current AdaBN records of every seed of ``name`` (never measured here)."""
+        missing = self.stale_adabn([name])
+        if missing:
+            raise PhotosUnavailable("; ".join(f"{k}: {v}" for k, v in missing.items()))
+        return [self._adabn[name, s] for s in get_experiment(name).seeds(self.profile)]
 
     def run(self, name: str, *, seed: int | None = None) -> Record:
         """The current record of experiment ``name`` (never trains: the photos are not here)."""
@@ -194,7 +217,8 @@ def find(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
     """
     photos = RealPhotos(shipped_identity(name, profile=profile, results_dir=results_dir),
                         profile, results_dir)
-    stale = photos.stale(experiments)
+    stale = {**photos.stale(experiments),
+             **photos.stale_adabn([n for n in ADABN if n in experiments])}
     if stale:
         listed = "; ".join(f"{k}: {v}" for k, v in list(stale.items())[:4])
         more = f" and {len(stale) - 4} more" if len(stale) > 4 else ""
@@ -330,7 +354,14 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.convergence_sentence({label(n): runs[n][0] for n in ("v5", "v5-long")}))
     _show(sentences.selection_sentence({f"{label(n)} ({r.seed})": r for n in ("v5", "v5-long")
                                         for r in runs[n]}))
+    adapted = {n: photos.adabn(n) for n in ADABN}
+    display(robustness.labelled_ratios(robustness.robustness_table(
+        robustness.with_adabn(runs, adapted), oracles)).round(3))
+    for said in sentences.comparison_sentences(robustness.adabn_pairs(runs, adapted),
+                                               seed_spread=spread):
+        _show(said)
     used = {label(n): r[0] for n, r in runs.items()}
+    used.update({records[0].label: records[0] for records in adapted.values()})
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
     used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})
     return used

@@ -30,10 +30,10 @@ from dynconv.fileio import atomic_write_text
 from dynconv.stats import interval_text, seed_summary
 
 __all__ = ["CHANNELVIT_REPORTED", "ORACLE", "ROBUSTNESS_COLUMNS", "beside_channelvit",
-           "cost_table", "first_seeds", "label_of",
+           "adabn_pairs", "cost_table", "first_seeds", "label_of",
            "labelled_oracles", "labelled_ratios", "measured_cost_table", "oracle_intervals",
            "ratio_matrix", "robustness_table", "savings_table", "seed_ratio_table", "seeded",
-           "target_table", "worst_ratio",
+           "target_table", "with_adabn", "worst_ratio",
            "write_robustness_csv"]
 
 ORACLE = "oracle"  # the model name the oracles' rows carry in robustness.csv
@@ -129,6 +129,24 @@ def measured_cost_table(runs: Mapping[str, Sequence[Record]], *, num_classes: in
 def first_seeds(runs: Mapping[str, Sequence[Record]]) -> dict[str, Record]:
     """{label: the record of the first seed} of ``runs`` ({name: records})."""
     return {label_of(name): records[0] for name, records in runs.items()}
+
+
+def with_adabn(runs: Mapping[str, Sequence[Record]],
+               adapted: Mapping[str, Sequence[Record]]) -> dict[str, Sequence[Record]]:
+    """Each model of ``adapted`` ({name: its AdaBN records, :mod:`dynconv.experiments.posthoc`})
+    right after its own records in ``runs``: {name: records, "<label> + AdaBN": records}."""
+    both: dict[str, Sequence[Record]] = {}
+    for name, records in adapted.items():
+        both[name] = runs[name]
+        both[records[0].label] = records
+    return both
+
+
+def adabn_pairs(runs: Mapping[str, Sequence[Record]],
+                adapted: Mapping[str, Sequence[Record]]) -> list[tuple[Record, Record]]:
+    """(AdaBN record, its source record) of the first seed of each model of ``adapted``: the
+    same network, trained once, tested on the same images with and without AdaBN."""
+    return [(records[0], runs[name][0]) for name, records in adapted.items()]
 
 
 def seeded(runs: Mapping[str, Sequence[Record]]) -> dict[str, Sequence[Record]]:

@@ -15,7 +15,9 @@ the
    each stale record, why it is stale and the command that refreshes it. ``records="auto"``
    (the default) does the same when the book ships records for this profile and data, and
    trains when it has none (a reader's own dataset); ``records="train"`` trains whatever is
-   stale. ``force`` retrains everything; ``retrain`` names experiments to retrain.
+   stale. ``force`` retrains everything; ``retrain`` names experiments to retrain;
+5. checks, or measures by the same rule, the records measured after training from a checkpoint
+   (:mod:`dynconv.experiments.posthoc`: AdaBN, :data:`~dynconv.experiments.registry.ADABN`).
 
 Training prints one line per training (which of how many, why, the time so far and an estimate
 of what is left) and one line per epoch, instead of minutes of silence: the chapters then only
@@ -35,13 +37,15 @@ from statistics import mean
 
 from dynconv.book import realphotos
 from dynconv.config import get_config
-from dynconv.data.datasets import data_identity, load_dataset, read_split_list
+from dynconv.data.datasets import DataIdentity, data_identity, load_dataset, read_split_list
 from dynconv.errors import ConfigError, DatasetError, DynconvError
+from dynconv.experiments import posthoc
 from dynconv.experiments.records import Record
-from dynconv.experiments.registry import EXPERIMENTS, get_experiment
+from dynconv.experiments.registry import ADABN, EXPERIMENTS, get_experiment
 from dynconv.experiments.runner import locate, run
 
-__all__ = ["PlannedRun", "StaleRecordsError", "format_duration", "plan", "prepare"]
+__all__ = ["PlannedRun", "StaleRecordsError", "format_duration", "plan", "plan_posthoc",
+           "prepare"]
 
 RECORD_MODES = ("auto", "check", "train")
 
@@ -251,7 +255,51 @@ def prepare(profile: str = "ci", data_dir: str | None = None, *, records: str = 
     if chosen:
         print(f"[book] trained {len(chosen)} records in "
               f"{format_duration(sum(done))}", flush=True)
+    measured = _prepare_posthoc(profile, data_dir, identity, records=records,
+                                shipped=shipped, results_dir=results_dir)
+    return runs + measured
+
+
+def plan_posthoc(profile: str, identity: DataIdentity, *,
+                 results_dir: str | os.PathLike | None = None) -> list[PlannedRun]:
+    """Every AdaBN record the book shows (:data:`~dynconv.experiments.registry.ADABN`, every
+    seed), with its path and state, from keys alone."""
+    runs = []
+    for name in ADABN:
+        for seed in get_experiment(name).seeds(profile):
+            path, _, why = posthoc.locate_adabn(name, identity, profile=profile, seed=seed,
+                                                results_dir=results_dir)
+            runs.append(PlannedRun(f"{name}-adabn", seed, path or Path(), why, None))
     return runs
+
+
+def _prepare_posthoc(profile: str, data_dir: str | None, identity: DataIdentity, *,
+                     records: str, shipped: bool,
+                     results_dir: str | os.PathLike | None) -> list[PlannedRun]:
+    """After the training records: check or measure the AdaBN records, by the same rule (a
+    stale one stops ``records="check"``, and ``"auto"`` where the book ships records)."""
+    runs = plan_posthoc(profile, identity, results_dir=results_dir)
+    stale = [r for r in runs if r.stale is not None]  # (FORCE retrains them; they stay current)
+    if not stale:
+        print(f"[book] AdaBN records: {len(runs)} of {len(runs)} current", flush=True)
+        return runs
+    if records == "check" or (records == "auto" and shipped):
+        lines = [f"{len(stale)} AdaBN records are not current (measured after training from "
+                 f"the checkpoint; where none is here, the experiment is trained again):"]
+        lines += [f"  - {r.name}: {r.stale}" for r in stale]
+        lines += ["Refresh them with `make book TRAIN=1` (or `make records` for another "
+                  "dataset), then commit book/results/."]
+        raise StaleRecordsError("\n".join(lines))
+    for index, planned in enumerate(stale, start=1):
+        experiment = planned.experiment.removesuffix("-adabn")
+        started = time.perf_counter()
+        record = posthoc.adabn(experiment, profile=profile, data_dir=data_dir,
+                               seed=planned.seed, results_dir=results_dir, progress=False)
+        print(f"[adabn {index}/{len(stale)}] {planned.name}: measured in "
+              f"{format_duration(time.perf_counter() - started)} (RGB "
+              f"{record.test.get('RGB', float('nan')):.3f}), wrote {Path(record.path).name}",
+              flush=True)
+    return plan_posthoc(profile, identity, results_dir=results_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

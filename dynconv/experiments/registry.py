@@ -289,6 +289,9 @@ PART3: tuple[str, ...] = ("v5", "v5-long", *PUBLISHED, "resnet18", "resnet18-sam
 # What identity adds to v4: v4 per sample (Part I, 3 seeds) against the same generator and the
 # same dropping told which channels are present; and v5's own ablation.
 IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
+# Measured again after training with BatchNorm statistics re-estimated per subset (AdaBN, at no
+# training cost: dynconv.experiments.posthoc), every seed: v5 at the oracles' budget and at 3x.
+ADABN: tuple[str, ...] = ("v5", "v5-long")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
                                  "v5-zero-fill", "v5-switchable-bn")
 # The dynamic first layers (Part I minus the control).
