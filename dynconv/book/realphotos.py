@@ -144,6 +144,8 @@ class RealPhotos:
         found = {}
         for name in experiments:
             for seed in get_experiment(name).seeds(self.profile):
+                if (name, seed) in self._adabn:  # current when first read: kept
+                    continue
                 _, record, why = locate_adabn(name, self.identity, profile=self.profile,
                                               seed=seed, results_dir=self.results_dir)
                 if record is None:

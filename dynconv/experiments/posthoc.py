@@ -72,9 +72,12 @@ def adabn_key(source: Record) -> dict[str, Any]:
     return {"config_and_data": config_fingerprint(parts, length=10), "parts": parts}
 
 
+def _name(source: Record, key: Mapping[str, Any]) -> str:
+    return f"{source.experiment}-{_SUFFIX}-seed{source.seed}-{key['config_and_data']}"
+
+
 def _path(source: Record, key: Mapping[str, Any], results_dir: Path) -> Path:
-    name = f"{source.experiment}-{_SUFFIX}-seed{source.seed}-{key['config_and_data']}"
-    return results_dir / source.profile / POSTHOC_FOLDER / f"{name}.json"
+    return results_dir / source.profile / POSTHOC_FOLDER / f"{_name(source, key)}.json"
 
 
 def locate_adabn(experiment: str, identity: DataIdentity, *, profile: str = "ci",
@@ -83,17 +86,18 @@ def locate_adabn(experiment: str, identity: DataIdentity, *, profile: str = "ci"
     """(where the AdaBN record of ``experiment`` is, the record when current, else why not),
     from keys alone: nothing is decoded, trained or measured."""
     path, source, why = runner.find_record(experiment, identity, profile=profile, seed=seed,
-                                    results_dir=results_dir)
+                                           results_dir=results_dir)
     if source is None:
         return None, None, f"its source record is not current ({why})"
-    target = _path(source, adabn_key(source), path.parent.parent)
+    key = adabn_key(source)
+    target = _path(source, key, path.parent.parent)
     if not target.exists():
         return target, None, "no stored record"
     try:
         stored = Record.load(target, origin="loaded: its key matches")
     except (ConfigError, ValueError, KeyError, TypeError) as err:
         return target, None, f"the stored record could not be read ({err})"
-    if stored.key != adabn_key(source):
+    if stored.key != key:
         return target, None, "its key does not match"
     return target, stored, None
 
@@ -106,23 +110,23 @@ def adabn(experiment: str, *, profile: str = "ci", data_dir: str | os.PathLike |
     spec = get_experiment(experiment)
     config = spec.config(profile, **({} if seed is None else {"seed": seed}))
     identity = runner.data_identity(data_dir, image_size=config.image_size)
-    path, stored, _ = locate_adabn(spec.name, identity, profile=profile, seed=config.seed,
-                                   results_dir=results_dir)
+    _, stored, _ = locate_adabn(spec.name, identity, profile=profile, seed=config.seed,
+                                results_dir=results_dir)
     if stored is not None:
         return stored
     source = runner.run(spec, profile=profile, data_dir=data_dir, seed=config.seed,
-                 results_dir=results_dir, progress=progress)
+                        results_dir=results_dir, progress=progress)
     if not source.checkpoint_path.is_file():
         print(f"[adabn] {source.name}: its checkpoint is not here; training it again to "
               f"measure AdaBN", flush=True)
         source = runner.run(spec, profile=profile, data_dir=data_dir, seed=config.seed,
-                     results_dir=results_dir, progress=progress, force=True)
+                            results_dir=results_dir, progress=progress, force=True)
     started = time.perf_counter()
     tests = _measure(source, data_dir)
     key = adabn_key(source)
     record = dataclasses.replace(
         source,
-        name=f"{source.experiment}-{_SUFFIX}-seed{source.seed}-{key['config_and_data']}",
+        name=_name(source, key),
         experiment=f"{source.experiment}-{_SUFFIX}", label=f"{source.label} + AdaBN", key=key,
         test={s: float(r.accuracy) for s, r in tests.items()},
         test_loss={s: float(r.loss) for s, r in tests.items()},
