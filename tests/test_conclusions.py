@@ -9,7 +9,14 @@ from standins import with_accuracy
 
 from dynconv.book import conclusions, realphotos, robustness
 from dynconv.channels import SUBSET_NAMES
-from dynconv.experiments.registry import PART1, PART2, PART3, SUBSET_TRAINED, label
+from dynconv.experiments.registry import (
+    PART1,
+    PART2,
+    PART2_32PX,
+    PART3,
+    SUBSET_TRAINED,
+    label,
+)
 
 
 def _everywhere(value: float, **overrides: float) -> dict[str, float]:
@@ -73,6 +80,27 @@ def test_part2_fractions_of_resnet34_and_the_90_percent_verdict():
     low = {**runs, label("compact"): [_record("compact", {"RGB": 0.4})],
            label("small-k7s2"): [_record("small-k7s2", {"RGB": 0.4})]}
     assert "none meets 90% of ResNet34" in conclusions.part2_sentence("data A", low)
+
+
+def _part2_source(r34: float, r18: float, compact: float) -> FakeSource:
+    seeds = {n: [_record(n, {"RGB": 0.8}, s) for s in (42, 43)] for n in PART2}
+    for name, value in zip(PART2_32PX, (r34, r18, compact), strict=True):
+        seeds[name] = [_record(name, {"RGB": value}, s) for s in (42, 43, 44)]
+    return FakeSource("data A", seeds)
+
+
+def test_part2_adds_the_32px_verdict_and_the_check_of_the_image_size():
+    text = conclusions.part2(_part2_source(r34=0.8, r18=0.7, compact=0.76))
+    assert text.startswith("**Part II, data A.**")
+    assert "**Part II, data A at 32 px.** RGB test accuracy as a fraction of ResNet34, " \
+           "32 px's (mean of its 3 seeds): *compact, 32 px* 0.95 (3 seeds" in text
+    assert "compact, 32 px meets 90% of ResNet34, 32 px" in text
+    assert "*ResNet18, 32 px*" not in text  # the check is not a small network
+    assert "ResNet34, 32 px is not below ResNet18, 32 px" in text
+    below = conclusions.part2(_part2_source(r34=0.6, r18=0.7, compact=0.5))
+    # the stand-in records' validation accuracies are equal: not below there, below on test
+    assert "ResNet34, 32 px is not below ResNet18, 32 px on validation only" in below
+    assert "none meets 90% of ResNet34, 32 px" in below
 
 
 def _part3_source(name: str, v5: float, published: float, long: float) -> FakeSource:
@@ -141,7 +169,7 @@ def test_show_says_why_real_photos_are_missing(monkeypatch):
         raise realphotos.PhotosUnavailable("no records here")
 
     monkeypatch.setattr(realphotos, "find", missing)
-    source = FakeSource("A", {label_n: [_record(label_n, {"RGB": 0.8})] for label_n in PART2})
+    source = FakeSource("A", {n: [_record(n, {"RGB": 0.8})] for n in (*PART2, *PART2_32PX)})
     conclusions.show(source, "part2")
     assert shown[0].startswith("**Part II, A.**")
     assert "not shown in this build (no records here)" in shown[1]

@@ -30,6 +30,9 @@ def test_every_toc_chapter_has_a_source_notebook():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_notebook_is_stripped_and_parametrised(path):
     nb = nbformat.read(path, as_version=4)
+    # valid for its own nbformat version (e.g. no cell ids before 4.5: Jupyter adds them and
+    # the minor version together when it saves)
+    nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), "outputs not stripped"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]

@@ -92,8 +92,26 @@ def test_no_record_and_two_versions_are_named_errors(shipped, tmp_path):
     other = json.loads((results / "smoke" / Path(trained.path).name).read_text())
     other["data"]["fingerprint"] = "f" * 64
     (results / "smoke" / "v1-seed42-other.json").write_text(json.dumps(other))
-    with pytest.raises(PhotosUnavailable, match="2 versions of synthetic"):
+    with pytest.raises(PhotosUnavailable, match="2 versions of synthetic at"):
         shipped_identity("synthetic", profile="smoke", results_dir=results)
+
+
+def test_records_at_two_image_sizes_are_two_identities_not_two_versions(shipped):
+    trained, results = shipped
+    size = trained.data["image_size"]
+    other = json.loads((results / "smoke" / Path(trained.path).name).read_text())
+    other["data"].update(fingerprint="f" * 64, image_size=2 * size)
+    (results / "smoke" / "v1-seed42-larger.json").write_text(json.dumps(other))
+    identities = realphotos.shipped_identities("synthetic", profile="smoke", results_dir=results)
+    assert {s: i.fingerprint for s, i in identities.items()} == {
+        size: trained.data["fingerprint"], 2 * size: "f" * 64}
+    assert shipped_identity("synthetic", profile="smoke", results_dir=results,
+                            image_size=2 * size).fingerprint == "f" * 64
+    with pytest.raises(PhotosUnavailable, match=f"no record of synthetic at {3 * size} px"):
+        shipped_identity("synthetic", profile="smoke", results_dir=results, image_size=3 * size)
+    photos = RealPhotos(identities[size], "smoke", results, other_sizes=identities)
+    assert photos.identity_of("v1") is identities[size]  # v1 trains at the profile's size
+    assert photos.stale(["v1"]) == {}
 
 
 def test_a_chapter_says_why_a_section_is_not_shown(monkeypatch, tmp_path, capsys):
@@ -104,7 +122,7 @@ def test_a_chapter_says_why_a_section_is_not_shown(monkeypatch, tmp_path, capsys
     ch.real_photos("part3")
     assert len(shown) == 1 and "not shown in this build" in shown[0]
     assert "no record of mini-imagenet-objects" in shown[0]
-    with pytest.raises(ConfigError, match="known: errata, part2, part3"):
+    with pytest.raises(ConfigError, match="known: errata, part2, part2_32px, part3"):
         ch.real_photos("part4")
 
 
@@ -130,7 +148,8 @@ def book_photos():
         pytest.skip(f"the shipped real-photo records are not usable: {why}")
 
 
-@pytest.mark.parametrize("section", ["zero_fill", "v4", "ranking", "part2", "part3"])
+@pytest.mark.parametrize("section", ["zero_fill", "v4", "ranking", "part2", "part2_32px",
+                                     "part3"])
 def test_every_section_computes_from_the_shipped_records(book_photos, section, monkeypatch):
     shown = []
     monkeypatch.setattr(realphotos, "display", lambda obj: shown.append(obj))

@@ -134,7 +134,14 @@ def test_every_per_profile_departure_says_why():
         ("v3", "anneal_epochs", 3), ("v5-long", "max_epochs", 18), ("v5-long", "patience", 18),
         ("resnet34", "max_epochs", 12), ("small-k3s1", "max_epochs", 12),
         ("small-k7s2", "max_epochs", 12), ("compact", "max_epochs", 12),
-        ("compact-no-attention", "max_epochs", 12)]
+        ("compact-no-attention", "max_epochs", 12), ("resnet34-32px", "max_epochs", 12),
+        ("resnet18-32px", "max_epochs", 12), ("compact-32px", "max_epochs", 12)]
+    # Part II at 32 px: the same budget as Part II, at 32 px under every profile but smoke
+    for name in ("resnet34-32px", "resnet18-32px", "compact-32px"):
+        for profile in ("ci", "full"):
+            assert get_experiment(name).config(profile).image_size == 32
+            assert get_experiment(name).config(profile).max_epochs == get_experiment(
+                "resnet34").config(profile).max_epochs
     # v5-long is three times v5's budget under every profile
     assert get_experiment("v5-long").config("ci").max_epochs == 3 * get_experiment(
         "v5").config("ci").max_epochs

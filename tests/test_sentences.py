@@ -65,6 +65,36 @@ def test_spread_sentence_states_the_rule_with_the_largest_spread():
     assert list(tables.per_seed({"x": runs["x"]})) == ["x, seed 42", "x, seed 43"]
 
 
+def test_seed_pairs_match_records_by_seed_and_skip_unmatched_ones():
+    runs = {"a": [with_accuracy(ALL, label="a", seed=s) for s in (42, 43, 44)],
+            "b": [with_accuracy(ALL, label="b", seed=s) for s in (43, 42)]}
+    pairs = tables.seed_pairs(runs, "a", "b")
+    assert [(x.seed, y.seed) for x, y in pairs] == [(42, 42), (43, 43)]
+    assert all(x.label == "a" and y.label == "b" for x, y in pairs)
+
+
+def _with_val(accuracy: float, val: float, seed: int, label: str):
+    """A record whose kept epoch (2 of 3) had validation accuracy ``val``."""
+    history = [{"epoch": e, "val_acc": v} for e, v in enumerate((0.1, val, 0.99), 1)]
+    return dataclasses.replace(with_accuracy({"RGB": accuracy}, label=label, seed=seed),
+                               history=history, best_epoch=2, epochs_run=3)
+
+
+def test_size_check_reads_the_kept_epochs_validation_and_the_test_means():
+    def runs(deep_val, deep_test):
+        return {"deep": [_with_val(deep_test, deep_val, s, "deep") for s in (42, 43)],
+                "flat": [_with_val(0.6, 0.6, s, "flat") for s in (42, 43)]}
+
+    text = sentences.size_check_sentence(runs(0.7, 0.7), "deep", "flat")
+    assert "(means over 2 seeds, RGB)" in text
+    assert "70.0% for deep against 60.0% for flat" in text  # epoch 2's, not the last epoch's
+    assert text.endswith("So deep is not below flat, on validation and on test.")
+    assert "is below flat, on validation and on test" in sentences.size_check_sentence(
+        runs(0.5, 0.5), "deep", "flat")
+    assert "not below flat on validation only" in sentences.size_check_sentence(
+        runs(0.7, 0.5), "deep", "flat")
+
+
 def test_subset_costs_sentences_one_line_per_incomplete_subset():
     text = sentences.subset_costs_sentences(with_accuracy({**ALL, "RGB": 0.9}))
     assert text.count("\n- ") == len(SUBSET_NAMES) - 2 and text.startswith("- ")

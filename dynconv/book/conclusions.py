@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from IPython.display import Markdown, display
 
-from dynconv.book import realphotos, robustness, tables
+from dynconv.book import realphotos, robustness, sentences, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, SUBSET_NAMES
 from dynconv.experiments.records import Record, paired_tests
 from dynconv.experiments.registry import (
@@ -31,6 +31,7 @@ from dynconv.experiments.registry import (
     DYNAMIC_LAYERS,
     PART1,
     PART2,
+    PART2_32PX,
     PART3,
     SUBSET_TRAINED,
     label,
@@ -116,27 +117,34 @@ def part1(source: Source) -> str:
 
 
 def part2_sentence(dataset: str, runs: Mapping[str, Sequence[Record]],
-                   fraction: float = 0.9) -> str:
-    """Part II on one dataset: every small network's RGB accuracy as a fraction of
-    ResNet34's (means over the seeds each has; ``runs``: label -> records of :data:`PART2`),
-    and which meet ``fraction``."""
-    reference = label("resnet34")
+                   fraction: float = 0.9, *, reference: str | None = None) -> str:
+    """Part II on one dataset: every small network's RGB accuracy as a fraction of the
+    reference's (default ResNet34; means over the seeds each has; ``runs``: label -> records,
+    the reference's among them), and which meet ``fraction``."""
+    reference = label("resnet34") if reference is None else reference
     table = tables.seed_criterion_table(runs, reference=reference, fraction=fraction)
     column = f"fraction of {reference} (means)"
     small = table.drop(index=reference)
     parts = [f"*{name}* {row[column]:.2f} ({row['seeds']} seed{'s' * (row['seeds'] > 1)}, "
              f"per seed {row['per seed (fraction)']})" for name, row in small.iterrows()]
     meets = [n for n, row in small.iterrows() if row[column] >= fraction]
-    verdict = (f"{', '.join(meets)} meet{'s' * (len(meets) == 1)} {fraction:.0%} of ResNet34"
-               if meets else f"none meets {fraction:.0%} of ResNet34")
-    return (f"**Part II, {dataset}.** RGB test accuracy as a fraction of ResNet34's (mean "
+    verdict = (f"{', '.join(meets)} meet{'s' * (len(meets) == 1)} {fraction:.0%} of {reference}"
+               if meets else f"none meets {fraction:.0%} of {reference}")
+    return (f"**Part II, {dataset}.** RGB test accuracy as a fraction of {reference}'s (mean "
             f"of its {table.loc[reference, 'seeds']} seeds): " + "; ".join(parts)
             + f". By the means, {verdict}.")
 
 
 def part2(source: Source) -> str:
-    """:func:`part2_sentence` from ``source``'s records."""
-    return part2_sentence(source.identity.name, {label(n): source.seeds(n) for n in PART2})
+    """:func:`part2_sentence` from ``source``'s records, at the profile's image size and at
+    32 px (:data:`PART2_32PX`, with the check that ResNet34 is not below ResNet18 there)."""
+    name = source.identity.name
+    at_profile = part2_sentence(name, {label(n): source.seeds(n) for n in PART2})
+    reference, plain, compact = (label(n) for n in PART2_32PX)
+    seeded = {label(n): source.seeds(n) for n in PART2_32PX}
+    at_32 = part2_sentence(f"{name} at 32 px", {n: seeded[n] for n in (reference, compact)},
+                           reference=reference)
+    return " ".join([at_profile, at_32, sentences.size_check_sentence(seeded, reference, plain)])
 
 
 # ----------------------------------------------------------------------------- Part III

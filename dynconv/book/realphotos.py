@@ -12,7 +12,8 @@ the book, so what ships is the record of every experiment trained on them (``ci`
 fingerprint).
 
 This module finds those records without the photos: the dataset's identity (name, image size,
-fingerprint) is read from the records themselves (:func:`shipped_identity`), and each record is then
+fingerprint, one per image size) is read from the records themselves (:func:`shipped_identities`),
+and each record is then
 checked exactly as :func:`dynconv.experiments.runner.locate` checks one, against the key this code
 would give it with that fingerprint (:func:`dynconv.experiments.runner.find_record`). A record
 trained by older code is never shown: the section says which records are stale and how to retrain
@@ -38,6 +39,7 @@ from matplotlib.figure import Figure
 
 from dynconv.book import plots, robustness, sentences, tables
 from dynconv.channels import INCOMPLETE_SUBSETS, RGB, SUBSET_NAMES
+from dynconv.config import get_config
 from dynconv.data.datasets import DataIdentity
 from dynconv.errors import DynconvError
 from dynconv.experiments.posthoc import locate_adabn
@@ -50,6 +52,7 @@ from dynconv.experiments.registry import (
     IDENTITY_PAIR,
     PART1,
     PART2,
+    PART2_32PX,
     PART3,
     SUBSET_TRAINED,
     V5_ABLATION,
@@ -61,8 +64,8 @@ from dynconv.paths import resolve_results_dir, shown_path
 
 __all__ = [
     "REAL_PHOTOS", "RECORDS_PROFILE", "PhotosUnavailable", "RealPhotos", "errata_section",
-    "find", "part2_section", "part3_section", "ranking_section",
-    "shipped_identity", "v4_section", "zero_fill_section",
+    "find", "part2_32px_section", "part2_section", "part3_section", "ranking_section",
+    "shipped_identities", "shipped_identity", "v4_section", "zero_fill_section",
 ]
 
 REAL_PHOTOS = "mini-imagenet-objects"
@@ -81,48 +84,85 @@ def _data_fields(path: Path) -> dict | None:
         return None
 
 
-def shipped_identity(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
-                     results_dir: str | os.PathLike | None = None) -> DataIdentity:
-    """The identity of dataset ``name`` as its records under ``<results>/<profile>`` give it.
+def shipped_identities(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
+                       results_dir: str | os.PathLike | None = None) -> dict[int, DataIdentity]:
+    """{image size: identity} of dataset ``name`` as its records under ``<results>/<profile>``
+    give it: one identity per image size its experiments were trained at (the fingerprint
+    covers the image size, so the same photos at 16 and at 32 px have two).
 
     Raises :class:`PhotosUnavailable` when there is no record of it, or records of two
-    versions of it (delete the older ones).
+    versions of it at one image size (delete the older ones).
     """
     folder = resolve_results_dir(results_dir) / profile
-    versions: dict[tuple[str, int], dict] = {}
+    versions: dict[int, dict[str, dict]] = {}
     for path in sorted(folder.glob("*.json")):
         data = _data_fields(path)
         if data and data.get("name") == name:
-            versions.setdefault((data["fingerprint"], int(data["image_size"])), data)
+            versions.setdefault(int(data["image_size"]), {}).setdefault(data["fingerprint"], data)
     if not versions:
         raise PhotosUnavailable(f"there is no record of {name} under {shown_path(folder)}")
-    if len(versions) > 1:
-        found = ", ".join(f"{fp[:12]} at {size} px" for fp, size in versions)
-        raise PhotosUnavailable(f"{shown_path(folder)} holds records of {len(versions)} "
-                                f"versions of {name} ({found}); delete the older ones")
-    (fingerprint, image_size), data = versions.popitem()
-    return DataIdentity(name=name, root=Path(data.get("root", name)), image_size=image_size,
-                        fingerprint=fingerprint)
+    for size, found in versions.items():
+        if len(found) > 1:
+            listed = ", ".join(fp[:12] for fp in found)
+            raise PhotosUnavailable(f"{shown_path(folder)} holds records of {len(found)} "
+                                    f"versions of {name} at {size} px ({listed}); delete the "
+                                    f"older ones")
+    return {size: DataIdentity(name=name, root=Path(data.get("root", name)), image_size=size,
+                               fingerprint=fingerprint)
+            for size, found in sorted(versions.items()) for fingerprint, data in found.items()}
+
+
+def shipped_identity(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
+                     results_dir: str | os.PathLike | None = None,
+                     image_size: int | None = None) -> DataIdentity:
+    """The identity of dataset ``name`` at ``image_size`` (default: the profile's own) as its
+    records give it (:func:`shipped_identities`); :class:`PhotosUnavailable` when none is."""
+    return _at_size(shipped_identities(name, profile=profile, results_dir=results_dir),
+                    get_config(profile).image_size if image_size is None else image_size)
+
+
+def _at_size(identities: Mapping[int, DataIdentity], size: int) -> DataIdentity:
+    if size not in identities:
+        some = next(iter(identities.values()))
+        sizes = ", ".join(f"{s} px" for s in identities)
+        raise PhotosUnavailable(f"there is no record of {some.name} at {size} px (only at "
+                                f"{sizes})")
+    return identities[size]
 
 
 @dataclass
 class RealPhotos:
     """The current records of one shipped dataset, by experiment name (as :class:`Chapter`)."""
 
+    # the identity at the profile's own image size (what the sections' header describes)
     identity: DataIdentity
     profile: str
     results_dir: str | os.PathLike | None = None
+    # {image size: identity} for experiments trained at another size (e.g. Part II at 32 px)
+    other_sizes: Mapping[int, DataIdentity] = field(default_factory=dict)
     _loaded: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
     _adabn: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
 
     def _seed(self, name: str, seed: int | None) -> int:
         return get_experiment(name).config(self.profile).seed if seed is None else seed
 
+    def identity_of(self, name: str) -> DataIdentity | None:
+        """The dataset's identity at the image size experiment ``name`` trains at, or None when
+        no record at that size was shipped."""
+        size = get_experiment(name).config(self.profile).image_size
+        if size == self.identity.image_size:
+            return self.identity
+        return self.other_sizes.get(size)
+
     def _lookup(self, name: str, seed: int) -> str | None:
         """Why the record of (``name``, ``seed``) is not current, or None (and it is kept)."""
         if (name, seed) in self._loaded:
             return None
-        _, record, why = find_record(name, self.identity, profile=self.profile, seed=seed,
+        identity = self.identity_of(name)
+        if identity is None:
+            size = get_experiment(name).config(self.profile).image_size
+            return f"no stored record at {size} px"
+        _, record, why = find_record(name, identity, profile=self.profile, seed=seed,
                                      results_dir=self.results_dir)
         if record is not None:
             self._loaded[name, seed] = record
@@ -217,8 +257,9 @@ def find(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
     Raises :class:`PhotosUnavailable` naming the stale records (and how to retrain them) when
     any record the book shows is missing or stale.
     """
-    photos = RealPhotos(shipped_identity(name, profile=profile, results_dir=results_dir),
-                        profile, results_dir)
+    identities = shipped_identities(name, profile=profile, results_dir=results_dir)
+    photos = RealPhotos(_at_size(identities, get_config(profile).image_size), profile,
+                        results_dir, other_sizes=identities)
     stale = {**photos.stale(experiments),
              **photos.stale_adabn([n for n in ADABN if n in experiments])}
     if stale:
@@ -311,6 +352,23 @@ def part2_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.comparison_sentence(records[label("compact")], ablation, subsets=["RGB"],
                                         seed_spread=spread))
     return {**records, label("resnet18"): plain, ablation.label: ablation}
+
+
+def part2_32px_section(photos: RealPhotos) -> dict[str, Record]:
+    """Chapter 09 at 32 px: ResNet34, ResNet18 and the compact network over their seeds, the
+    check of the image size, and the paired tests seed by seed."""
+    seeded = {label(n): photos.seeds(n) for n in PART2_32PX}
+    reference, plain, compact = (label(n) for n in PART2_32PX)
+    _show(f"At {photos.identity_of(PART2_32PX[0]).image_size} px (the records' own size):")
+    display(tables.seed_criterion_table(seeded, reference=reference).round(3))
+    runs = tables.per_seed(seeded)
+    _show(sentences.convergence_sentence(runs))
+    _show(sentences.size_check_sentence(seeded, reference, plain))
+    pairs = (tables.seed_pairs(seeded, compact, reference)
+             + tables.seed_pairs(seeded, reference, plain))
+    for said in sentences.comparison_sentences(pairs, subsets=["RGB"]):
+        _show(said)
+    return runs
 
 
 def errata_section(photos: RealPhotos, builtin: Mapping[str, Record]) -> dict[str, Record]:

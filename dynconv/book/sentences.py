@@ -769,6 +769,39 @@ def compact_cost_sentence(costs: pd.DataFrame) -> str:
         f"{compact['counted_gflops'] / r34['counted_gflops']:.2f} times ResNet34's.")
 
 
+def size_check_sentence(runs: Mapping[str, Sequence[Record]], deep: str, shallow: str) -> str:
+    """Whether the deeper reference (``deep``, a label of ``runs``: label -> seeds' records) is
+    at least as good as the shallower network (``shallow``) at this image size, by the means
+    over their seeds of the validation accuracy of the epoch each run kept, and of the RGB
+    test accuracy: a comparison with ``deep`` is informative only where it is not below."""
+    def mean(records: Sequence[Record], value) -> float:
+        return float(np.mean([value(r) for r in records]))
+
+    def kept_val(r: Record) -> float:
+        return r.history[r.best_epoch - 1]["val_acc"]
+
+    def test(r: Record) -> float:
+        return r.test["RGB"]
+
+    val = {name: mean(runs[name], kept_val) for name in (deep, shallow)}
+    tested = {name: mean(runs[name], test) for name in (deep, shallow)}
+    seeds = min(len(runs[deep]), len(runs[shallow]))
+    not_below = {what: d[deep] >= d[shallow] for what, d in (("validation", val),
+                                                              ("test", tested))}
+    if all(not_below.values()):
+        verdict = f"{deep} is not below {shallow}, on validation and on test"
+    elif not any(not_below.values()):
+        verdict = (f"{deep} is below {shallow}, on validation and on test: at this size a "
+                   f"comparison with {deep} says little about the smaller network")
+    else:
+        on = "validation" if not_below["validation"] else "test"
+        verdict = f"{deep} is not below {shallow} on {on} only: the check is not clear-cut"
+    return (f"The check of the image size (means over {seeds} seeds, RGB): validation accuracy "
+            f"of the epoch each run kept {_percent(val[deep])} for {deep} against "
+            f"{_percent(val[shallow])} for {shallow}; test accuracy {_percent(tested[deep])} "
+            f"against {_percent(tested[shallow])}. So {verdict}.")
+
+
 def validation_choice_sentence(records: Mapping[str, Record], chosen: str) -> str:
     """How a design repeated over seeds was chosen among ``records`` (label -> first-seed
     record): by its best validation accuracy, never by a test number; says so when the

@@ -132,6 +132,15 @@ def per_seed(runs: Mapping[str, Sequence[Record]]) -> dict[str, Record]:
     return {f"{label}, seed {r.seed}": r for label, records in runs.items() for r in records}
 
 
+def seed_pairs(runs: Mapping[str, Sequence[Record]], a: str,
+               b: str) -> list[tuple[Record, Record]]:
+    """(``a``'s record, ``b``'s record) for every seed both were trained with, in ``a``'s seed
+    order (``runs``: {label: records}): two models compared seed by seed, each pair on the same
+    test images."""
+    of_b = {r.seed: r for r in runs[b]}
+    return [(r, of_b[r.seed]) for r in runs[a] if r.seed in of_b]
+
+
 def seed_spreads(runs: Mapping[str, Sequence[Record]],
                  subsets: Sequence[str] | None = None) -> dict[str, float]:
     """{name: :func:`seed_spread` of its records} for several repeated experiments."""

@@ -41,6 +41,7 @@ from dynconv.experiments.registry import (
     IDENTITY_PAIR,
     PART1,
     PART2,
+    PART2_32PX,
     PART3,
     SUBSET_TRAINED,
     V5_ABLATION,
@@ -65,9 +66,9 @@ CHAPTER_EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "06_v4": ("v4-batch", "v4-sample", "resnet18", "v2", "v3"),
     "07_ablation": PART1,
     "08_costs": (),
-    "09_part2": _names(*PART2, *COMPACT_ABLATION),
+    "09_part2": _names(*PART2, *COMPACT_ABLATION, *PART2_32PX),
     "10_part3": _names(*SUBSET_TRAINED.values(), *PART3, *V5_ABLATION, *IDENTITY_PAIR),
-    "11_errata": _names(*PART1, *PART2, *PART3),
+    "11_errata": _names(*PART1, *PART2, *PART2_32PX, *PART3),
 })
 
 BYTES_PER_PARAMETER = 4  # float32 weights: what a finished run's checkpoint holds

@@ -40,7 +40,7 @@ ALPHA = 0.05
 # The book's parts, by the experiments each shows.
 PARTS: dict[str, tuple[str, ...]] = {
     "Part I": tuple(dict.fromkeys((*registry.PART1, *registry.SUBSET_TRAINED.values()))),
-    "Part II": registry.PART2,
+    "Part II": (*registry.PART2, *registry.PART2_32PX),
     # less the two Part I experiments Part III compares with
     "Part III": tuple(
         n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR))
