@@ -58,7 +58,7 @@ def test_a_record_is_judged_on_its_own_history_and_validation_size():
     assert not rising.convergence.levelled and flat.convergence.levelled
     assert record_convergence(rising.history, rising.data) == rising.convergence
     sentence = convergence_sentence({"v5": rising, "ResNet18": flat})
-    assert "1 of the 2 runs here were still rising at their end: v5 (+40.0 points" in sentence
+    assert "1 of the 2 runs here was still rising at their end: v5 (+40.0 points" in sentence
     assert "ResNet18 had levelled off" in sentence
     assert "every run here had levelled off: ResNet18." in convergence_sentence(
         {"ResNet18": flat})

@@ -734,7 +734,8 @@ def convergence_sentence(records: Mapping[str, Record]) -> str:
         return f"{rule}, every run here had levelled off: {_join(levelled)}."
     ends = _join([f"{label} (+{_points(c.gain)} against ±{100 * c.tolerance:.1f})"
                   for label, c in rising.items()])
-    head = (f"{rule}, {len(rising)} of the {len(verdicts)} runs here were still rising at "
+    were = "was" if len(rising) == 1 else "were"
+    head = (f"{rule}, {len(rising)} of the {len(verdicts)} runs here {were} still rising at "
             f"their end: {ends}")
     tail = f"; {_join(levelled)} had levelled off" if levelled else ""
     return (f"{head}{tail}. A comparison with a run that was still rising measures the budget "
