@@ -359,7 +359,10 @@ def part2_32px_section(photos: RealPhotos) -> dict[str, Record]:
     check of the image size, and the paired tests seed by seed."""
     seeded = {label(n): photos.seeds(n) for n in PART2_32PX}
     reference, plain, compact = (label(n) for n in PART2_32PX)
-    _show(f"At {photos.identity_of(PART2_32PX[0]).image_size} px (the records' own size):")
+    at = photos.identity_of(PART2_32PX[0])
+    _show(f"These records were trained at **{at.image_size} px**, not at the "
+          f"{photos.identity.image_size} px named above: the same photos, fingerprint "
+          f"`{at.fingerprint[:12]}` at that size.")
     display(tables.seed_criterion_table(seeded, reference=reference).round(3))
     runs = tables.per_seed(seeded)
     _show(sentences.convergence_sentence(runs))
