@@ -65,10 +65,12 @@ reproduce: $(STAMP)
 	$(PY) -m dynconv.booktools.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 # Every chapter under `smoke` (seconds-long trainings), in a scratch results folder and
-# chapters folder, so the shipped records and the built site are untouched.
+# chapters folder, so the shipped records and the built site are untouched. Two chapters
+# execute at once (their numbers and timings mean nothing under smoke anyway).
+SMOKE_JOBS ?= 2
 smoke: $(STAMP)
 	rm -rf _build/smoke
-	DYNCONV_RESULTS_DIR=$(CURDIR)/_build/smoke/results $(PY) -m dynconv.booktools.book execute --profile smoke --records train --output _build/smoke/chapters
+	DYNCONV_RESULTS_DIR=$(CURDIR)/_build/smoke/results $(PY) -m dynconv.booktools.book execute --profile smoke --records train --output _build/smoke/chapters --jobs $(SMOKE_JOBS)
 
 # Train whatever records of that data and profile are stale or missing, no chapter (then
 # commit book/results/): how the shipped real-photo records are refreshed.

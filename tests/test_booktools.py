@@ -157,6 +157,50 @@ def test_execute_runs_changed_chapters_with_the_book_results_folder(tmp_path, mo
     assert os.environ[RESULTS_ENV] == "elsewhere"
 
 
+def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, monkeypatch):
+    """--jobs 2: two chapters run at the same time (a barrier that two calls must reach
+    together, else it times out), the runs come back in chapter order and the report says
+    they shared the machine; a failing chapter raises and no chapter starts after it."""
+    import threading
+
+    import papermill
+
+    root = _fake_book(tmp_path / "book", chapters=("01_a", "02_b", "03_c", "04_d")).resolve()
+    both_running = threading.Barrier(2, timeout=20)
+
+    def fake_execute(source, output, *, parameters, **kwargs):
+        if Path(source).stem in ("01_a", "02_b"):
+            both_running.wait()  # BrokenBarrierError unless the other chapter runs too
+        nbformat.write(_executed(parameters), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(book, "prepare", lambda *args, **kwargs: [])
+    runs = book.execute_chapters("ci", root=root, only=["01_a", "02_b"], jobs=2)
+    assert [r.name for r in runs] == ["01_a", "02_b"]
+    assert [r.at_once for r in runs] == [2, 2]
+    report = book.BookLayout(root).build_report.read_text()
+    assert "Executed 2 at a time (`--jobs`)" in report and "01_a, 02_b" in report
+
+    started: list[str] = []
+
+    def failing_execute(source, output, *, parameters, **kwargs):
+        started.append(Path(source).stem)
+        if Path(source).stem == "03_c":
+            raise RuntimeError("a cell failed in 03_c")
+        nbformat.write(_executed(parameters), output)
+
+    monkeypatch.setattr(papermill, "execute_notebook", failing_execute)
+    with pytest.raises(RuntimeError, match="a cell failed in 03_c"):
+        book.execute_chapters("ci", root=root, only=["03_c", "04_d"], force=True, jobs=1)
+    assert started == ["03_c"]  # 04_d never started
+    times = json.loads(book.BookLayout(root).times_file.read_text())
+    assert set(times) == {"01_a", "02_b"}  # only chapters that finished are recorded
+    with pytest.raises(ValueError, match="at least 1"):
+        book.execute_chapters("ci", root=root, jobs=0)
+    with pytest.raises(SystemExit):
+        book.main(["execute", "--root", str(root), "--jobs", "0"])
+
+
 def _executed(parameters: dict) -> nbformat.NotebookNode:
     """An executed chapter as papermill writes it: the chapter's parameters cell, then the
     cell papermill injects after it."""
@@ -257,4 +301,5 @@ def test_build_report_lists_every_chapter(tmp_path):
     assert "| 01_data | `ci` | built-in shapes | 3.0 | yes |" in text
     assert "| 02_baseline | `ci` | built-in shapes | 80.0 | no (reused) |" in text
     assert "83 s" in text  # total of the producing runs
+    assert "at a time" not in text  # one after another: no line about shared cores
     json.dumps([r.__dict__ for r in runs])  # ChapterRun stays JSON-ready

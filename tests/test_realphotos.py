@@ -109,7 +109,7 @@ def test_records_at_two_image_sizes_are_two_identities_not_two_versions(shipped)
                             image_size=2 * size).fingerprint == "f" * 64
     with pytest.raises(PhotosUnavailable, match=f"no record of synthetic at {3 * size} px"):
         shipped_identity("synthetic", profile="smoke", results_dir=results, image_size=3 * size)
-    photos = RealPhotos(identities[size], "smoke", results, other_sizes=identities)
+    photos = RealPhotos(identities[size], "smoke", results, by_size=identities)
     assert photos.identity_of("v1") is identities[size]  # v1 trains at the profile's size
     assert photos.stale(["v1"]) == {}
 

@@ -138,8 +138,9 @@ class RealPhotos:
     identity: DataIdentity
     profile: str
     results_dir: str | os.PathLike | None = None
-    # {image size: identity} for experiments trained at another size (e.g. Part II at 32 px)
-    other_sizes: Mapping[int, DataIdentity] = field(default_factory=dict)
+    # {image size: identity} of every size its records were trained at, the profile's own
+    # included (Part II also at 32 px); empty: only ``identity``'s size
+    by_size: Mapping[int, DataIdentity] = field(default_factory=dict)
     _loaded: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
     _adabn: dict[tuple[str, int], Record] = field(default_factory=dict, repr=False)
 
@@ -150,9 +151,8 @@ class RealPhotos:
         """The dataset's identity at the image size experiment ``name`` trains at, or None when
         no record at that size was shipped."""
         size = get_experiment(name).config(self.profile).image_size
-        if size == self.identity.image_size:
-            return self.identity
-        return self.other_sizes.get(size)
+        return self.by_size.get(size, self.identity if size == self.identity.image_size
+                                else None)
 
     def _lookup(self, name: str, seed: int) -> str | None:
         """Why the record of (``name``, ``seed``) is not current, or None (and it is kept)."""
@@ -259,7 +259,7 @@ def find(name: str = REAL_PHOTOS, *, profile: str = RECORDS_PROFILE,
     """
     identities = shipped_identities(name, profile=profile, results_dir=results_dir)
     photos = RealPhotos(_at_size(identities, get_config(profile).image_size), profile,
-                        results_dir, other_sizes=identities)
+                        results_dir, by_size=identities)
     stale = {**photos.stale(experiments),
              **photos.stale_adabn([n for n in ADABN if n in experiments])}
     if stale:

@@ -42,8 +42,10 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -176,6 +178,7 @@ class ChapterRun:
     profile: str
     data_dir: str | None
     finished: str  # ISO time the producing run finished
+    at_once: int = 1  # chapters executing at the same time in that run (`--jobs`)
 
 
 def library_sources() -> list[tuple[str, Path]]:
@@ -279,20 +282,27 @@ def execute_chapters(
     records: str = "auto",
     output: str | os.PathLike | None = None,
     root: str | os.PathLike | None = None,
+    jobs: int = 1,
 ) -> list[ChapterRun]:
     """Prepare the records (:func:`dynconv.booktools.records.prepare`: data checked, every
-    record loaded or trained, with progress), then execute every chapter notebook in order
-    with papermill, skipping unchanged ones. The chapters only load records.
+    record loaded or trained, with progress), then execute every chapter notebook with
+    papermill, skipping unchanged ones. The chapters only load records.
 
     ``force`` retrains every record (and executes every chapter), ``retrain`` names
     experiments to retrain, ``records`` is "auto", "check" or "train" (see
     :mod:`dynconv.booktools.records`). ``output`` is where the executed chapters go (default
     ``book/chapters``, which the site renders). ``root`` is the book's folder (default: found
-    from the working directory).
+    from the working directory). ``jobs`` chapters execute at once (each in its own kernel,
+    so the work runs in separate processes; the threads here only wait on them); the default
+    1 executes them one after another, in order, which keeps the execution times and the
+    step times a chapter measures free of a second chapter's load. A failing chapter stops
+    the build: no further chapter starts, and its error is raised once the ones running
+    have finished.
     """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, not {jobs}")
     layout = BookLayout.find(root)
-    import papermill  # imported here: the `book` extra is not needed by the library
-
+    import papermill  # noqa: F401  (the `book` extra: missing, the build stops before training)
     if data_dir is not None:
         data_dir = str(Path(data_dir).expanduser().resolve())
     parameters = {"profile": profile, "data_dir": data_dir}
@@ -304,53 +314,80 @@ def execute_chapters(
     keys_file, times_file = chapters / layout.keys_file.name, chapters / layout.times_file.name
     keys, times = _load_json(keys_file), _load_json(times_file)
     sources = sources_digest()
-    runs = []
+    runs: dict[str, ChapterRun] = {}
     with _results_env(layout.results) as results, _progress_env():
         planned = prepare(profile, data_dir, records=records, force=force, retrain=retrain,
                           results_dir=results)
         # the records' digest: a chapter whose records changed executes again
         sources = hashlib.sha256((sources + _records_digest(planned)).encode()).hexdigest()
+        todo: list[tuple[str, Path, str]] = []  # (position "i/n", notebook, key)
         for index, notebook in enumerate(notebooks, start=1):
-            output_path = chapters / notebook.name
+            position = f"{index}/{len(notebooks)}"
             key = chapter_key(notebook, parameters, sources=sources)
             unchanged = keys.get(notebook.stem) == key and notebook.stem in times
-            if not force and output_path.exists() and unchanged:
-                runs.append(ChapterRun(**{**times[notebook.stem], "reused": True}))
-                print(f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: unchanged, "
+            if not force and (chapters / notebook.name).exists() and unchanged:
+                runs[notebook.stem] = ChapterRun(**{**times[notebook.stem], "reused": True})
+                print(f"[book] chapter {position} {notebook.stem}: unchanged, "
                       f"reusing the executed copy")
-                continue
-            print(
-                f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: executing "
-                f"(profile={profile}, data={data_dir or 'built-in'})", flush=True
-            )
-            start = time.perf_counter()
-            papermill.execute_notebook(
-                str(notebook),
-                str(output_path),
-                parameters=parameters,
-                kernel_name="python3",
-                cwd=str(layout.notebooks),
-                progress_bar=False,
-            )
-            hide_injected_parameters(output_path)
-            run = ChapterRun(
-                name=notebook.stem,
-                seconds=round(time.perf_counter() - start, 1),
-                reused=False,
-                profile=profile,
-                data_dir=data_dir,
-                finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            )
-            keys[notebook.stem] = key
-            times[notebook.stem] = asdict(run)
-            atomic_write_json(keys_file, keys)
-            atomic_write_json(times_file, times)
-            runs.append(run)
-            print(f"[book] chapter {index}/{len(notebooks)} {notebook.stem}: done in "
-                  f"{run.seconds:.0f} s", flush=True)
+            else:
+                todo.append((position, notebook, key))
+        if jobs > 1 and len(todo) > 1:
+            print(f"[book] executing {len(todo)} chapters, {jobs} at a time", flush=True)
+        failed = threading.Event()  # set by a failing chapter: the queued ones do not start
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {
+                pool.submit(_execute_chapter, notebook, chapters / notebook.name,
+                            parameters=parameters, cwd=layout.notebooks, failed=failed,
+                            position=position, data_label=data_dir or "built-in"):
+                (position, notebook, key)
+                for position, notebook, key in todo
+            }
+            for future in as_completed(futures):
+                position, notebook, key = futures[future]
+                if future.exception() is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise future.exception()
+                if future.result() is None:  # not started: another chapter had failed
+                    continue
+                run = ChapterRun(
+                    name=notebook.stem, seconds=future.result(), reused=False,
+                    profile=profile, data_dir=data_dir,
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    at_once=min(jobs, len(todo)),
+                )
+                keys[notebook.stem] = key
+                times[notebook.stem] = asdict(run)
+                atomic_write_json(keys_file, keys)
+                atomic_write_json(times_file, times)
+                runs[notebook.stem] = run
+                print(f"[book] chapter {position} {notebook.stem}: done in "
+                      f"{run.seconds:.0f} s", flush=True)
+    ordered = [runs[nb.stem] for nb in notebooks]
     if output is None:
-        write_build_report(runs, layout.build_report, planned=planned)
-    return runs
+        write_build_report(ordered, layout.build_report, planned=planned)
+    return ordered
+
+
+def _execute_chapter(notebook: Path, output_path: Path, *, parameters: dict, cwd: Path,
+                     failed: threading.Event, position: str, data_label: str) -> float | None:
+    """Execute one chapter with papermill into ``output_path`` (a kernel of its own), tag its
+    injected parameters cell; returns the wall time in seconds, or None without starting when
+    ``failed`` is set (a chapter before it failed; a failure here sets it)."""
+    import papermill  # imported here: the `book` extra is not needed by the library
+
+    if failed.is_set():
+        return None
+    print(f"[book] chapter {position} {notebook.stem}: executing "
+          f"(profile={parameters['profile']}, data={data_label})", flush=True)
+    start = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(notebook), str(output_path), parameters=parameters,
+                                   kernel_name="python3", cwd=str(cwd), progress_bar=False)
+    except BaseException:
+        failed.set()
+        raise
+    hide_injected_parameters(output_path)
+    return round(time.perf_counter() - start, 1)
 
 
 def _records_digest(planned: Sequence[PlannedRun]) -> str:
@@ -379,6 +416,7 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike, *,
         f"{os.cpu_count()} logical cores; Python {platform.python_version()}, "
         f"torch {torch.__version__}.",
         f"- Total execution time of the producing runs: {sum(r.seconds for r in runs):.0f} s.",
+        *_at_once_line(runs),
         _records_line(planned),
         "",
         "| chapter | profile | data | execution time (s) | executed in this build | finished |",
@@ -390,6 +428,15 @@ def write_build_report(runs: list[ChapterRun], path: str | os.PathLike, *,
         cells = [run.name, f"`{run.profile}`", data, f"{run.seconds:.1f}", fresh, run.finished]
         lines.append("| " + " | ".join(cells) + " |")
     return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _at_once_line(runs: Sequence[ChapterRun]) -> list[str]:
+    """A line of the build report, only when some chapters executed beside others."""
+    shared = [r.name for r in runs if r.at_once > 1]
+    if not shared:
+        return []
+    return [f"- Executed {max(r.at_once for r in runs)} at a time (`--jobs`), sharing this "
+            f"machine's cores, so their times are longer than alone: {', '.join(shared)}."]
 
 
 def _records_line(planned: Sequence[PlannedRun]) -> str:
@@ -452,6 +499,14 @@ def vendor_javascript(target: str | os.PathLike) -> None:
         print(f"[book] vendored {package}@{version} into {target}")
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: ``execute`` or ``vendor``, on the book found from the working
     directory or named with ``--root``."""
@@ -480,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                          "profile and data and trains otherwise")
     ex.add_argument("--output", default=None,
                     help="folder for the executed chapters (default book/chapters)")
+    ex.add_argument("--jobs", type=_positive_int, default=1,
+                    help="chapters executed at once, each in its own kernel (default 1: one "
+                         "after another, so a chapter's timings are not shared with another)")
     sub.add_parser(
         "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry "
         "and write the cost table of the 'How to run' page"
@@ -495,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             execute_chapters(args.profile, args.data_dir or None, only=args.only,
                              force=args.force, retrain=args.retrain, records=args.records,
-                             output=args.output, root=layout.root)
+                             output=args.output, root=layout.root, jobs=args.jobs)
         except DynconvError as error:  # bad data, stale records: the message says what to do
             print(f"\nerror: {type(error).__name__}: {error}", file=sys.stderr)
             return 2
