@@ -166,9 +166,12 @@ def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, mo
     import papermill
 
     root = _fake_book(tmp_path / "book", chapters=("01_a", "02_b", "03_c", "04_d")).resolve()
+    monkeypatch.delenv(book.THREADS_ENV, raising=False)
     both_running = threading.Barrier(2, timeout=20)
+    threads: list[str | None] = []
 
     def fake_execute(source, output, *, parameters, **kwargs):
+        threads.append(os.environ.get(book.THREADS_ENV))
         if Path(source).stem in ("01_a", "02_b"):
             both_running.wait()  # BrokenBarrierError unless the other chapter runs too
         nbformat.write(_executed(parameters), output)
@@ -178,6 +181,9 @@ def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, mo
     runs = book.execute_chapters("ci", root=root, only=["01_a", "02_b"], jobs=2)
     assert [r.name for r in runs] == ["01_a", "02_b"]
     assert [r.at_once for r in runs] == [2, 2]
+    # each kernel gets its share of the cores, for the kernels only
+    assert threads == [str(max(1, (os.cpu_count() or 1) // 2))] * 2
+    assert book.THREADS_ENV not in os.environ
     report = book.BookLayout(root).build_report.read_text()
     assert "Executed 2 at a time (`--jobs`)" in report and "01_a, 02_b" in report
 
@@ -185,6 +191,7 @@ def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, mo
 
     def failing_execute(source, output, *, parameters, **kwargs):
         started.append(Path(source).stem)
+        threads.append(os.environ.get(book.THREADS_ENV))
         if Path(source).stem == "03_c":
             raise RuntimeError("a cell failed in 03_c")
         nbformat.write(_executed(parameters), output)
@@ -193,6 +200,7 @@ def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, mo
     with pytest.raises(RuntimeError, match="a cell failed in 03_c"):
         book.execute_chapters("ci", root=root, only=["03_c", "04_d"], force=True, jobs=1)
     assert started == ["03_c"]  # 04_d never started
+    assert threads[-1] is None  # jobs=1: the kernels' threads are left alone
     times = json.loads(book.BookLayout(root).times_file.read_text())
     assert set(times) == {"01_a", "02_b"}  # only chapters that finished are recorded
     with pytest.raises(ValueError, match="at least 1"):

@@ -74,6 +74,8 @@ TOOLS_SUBPACKAGE = "booktools"
 # papermill's tag on the cell it injects; myst-nb leaves a cell tagged remove-cell off the page
 INJECTED_TAG = "injected-parameters"
 HIDDEN_ON_SITE_TAG = "remove-cell"
+# the threads each kernel's PyTorch (OpenMP) starts, set when chapters execute side by side
+THREADS_ENV = "OMP_NUM_THREADS"
 
 # npm packages vendored into the site (name, version, files to keep: tarball path -> vendor path).
 VENDORED_PACKAGES = {
@@ -253,6 +255,25 @@ def _progress_env() -> Iterator[str]:
             os.environ[PROGRESS_ENV] = previous
 
 
+@contextmanager
+def _threads_env(jobs: int) -> Iterator[str | None]:
+    """With ``jobs`` > 1, give the kernels started inside ``OMP_NUM_THREADS`` = this machine's
+    cores / ``jobs`` (unless the caller set it), restored after; yields the value they get.
+
+    Every kernel's PyTorch otherwise starts one thread per core, and ``jobs`` kernels then
+    run more threads than there are cores: measured on this 2-core CPU, two chapters at once
+    took 237 s and 255 s where they take 17 s and 109 s alone.
+    """
+    previous = os.environ.get(THREADS_ENV)
+    if jobs > 1 and previous is None:
+        os.environ[THREADS_ENV] = str(max(1, (os.cpu_count() or 1) // jobs))
+    try:
+        yield os.environ.get(THREADS_ENV)
+    finally:
+        if previous is None:
+            os.environ.pop(THREADS_ENV, None)
+
+
 def hide_injected_parameters(path: str | os.PathLike) -> int:
     """Tag the cells papermill injected into the executed notebook at ``path``
     (:data:`INJECTED_TAG`) with :data:`HIDDEN_ON_SITE_TAG`, so that the site shows only the
@@ -334,7 +355,7 @@ def execute_chapters(
         if jobs > 1 and len(todo) > 1:
             print(f"[book] executing {len(todo)} chapters, {jobs} at a time", flush=True)
         failed = threading.Event()  # set by a failing chapter: the queued ones do not start
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
+        with _threads_env(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = {
                 pool.submit(_execute_chapter, notebook, chapters / notebook.name,
                             parameters=parameters, cwd=layout.notebooks, failed=failed,
