@@ -256,9 +256,9 @@ def _progress_env() -> Iterator[str]:
 
 
 @contextmanager
-def _threads_env(jobs: int) -> Iterator[str | None]:
+def _threads_env(jobs: int) -> Iterator[None]:
     """With ``jobs`` > 1, give the kernels started inside ``OMP_NUM_THREADS`` = this machine's
-    cores / ``jobs`` (unless the caller set it), restored after; yields the value they get.
+    cores / ``jobs`` (unless the caller set it), restored after.
 
     Every kernel's PyTorch otherwise starts one thread per core, and ``jobs`` kernels then
     run more threads than there are cores: measured on this 2-core CPU, two chapters at once
@@ -268,7 +268,7 @@ def _threads_env(jobs: int) -> Iterator[str | None]:
     if jobs > 1 and previous is None:
         os.environ[THREADS_ENV] = str(max(1, (os.cpu_count() or 1) // jobs))
     try:
-        yield os.environ.get(THREADS_ENV)
+        yield
     finally:
         if previous is None:
             os.environ.pop(THREADS_ENV, None)
