@@ -47,7 +47,8 @@ def used_experiments(sources: list[str]) -> set[str]:
     """Every experiment the code cells ``sources`` train or load: experiment names written as
     string literals (but those passed to a model-name call such as ``tables.flops_table``,
     directly or through a variable), the registry groups they name (``registry.PART1``), and
-    ``ch.oracles()``'s per-subset networks."""
+    ``ch.oracles()``'s per-subset networks (at three times the budget with
+    ``long_budget=True``)."""
     trees = [ast.parse(s) for s in sources]
     model_vars = {node.args[0].id for tree in trees for node in ast.walk(tree)
                   if isinstance(node, ast.Call) and _name_of(node.func) in MODEL_CALLS
@@ -70,10 +71,12 @@ def used_experiments(sources: list[str]) -> set[str]:
                   and node.value.id == "registry"):
                 found |= _group(node.attr)
             elif isinstance(node, ast.Call) and _name_of(node.func) == "oracles":
-                no_rgb = any(k.arg == "include_rgb" and isinstance(k.value, ast.Constant)
-                             and k.value.value is False for k in node.keywords)
-                found |= {n for s, n in registry.SUBSET_TRAINED.items()
-                          if not (no_rgb and s == "RGB")}
+                flags = {k.arg: k.value.value for k in node.keywords
+                         if isinstance(k.value, ast.Constant)}
+                no_rgb = flags.get("include_rgb") is False
+                names = (registry.SUBSET_TRAINED_LONG if flags.get("long_budget")
+                         else registry.SUBSET_TRAINED)
+                found |= {n for s, n in names.items() if not (no_rgb and s == "RGB")}
     return found
 
 
@@ -91,6 +94,8 @@ def test_the_scan_finds_what_a_cell_names():
         "v1", *registry.PART2}
     assert used_experiments(["ch.oracles()"]) == set(registry.SUBSET_TRAINED.values())
     assert "resnet18" not in used_experiments(["ch.oracles(include_rgb=False)"])
+    assert used_experiments(["ch.oracles(long_budget=True)"]) == set(
+        registry.SUBSET_TRAINED_LONG.values())
     assert used_experiments(["registry.label(registry.BEST_PUBLISHED)"]) == {
         registry.BEST_PUBLISHED}
     # model names given to the cost tables are not experiments, inline or through a variable

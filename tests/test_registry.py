@@ -14,6 +14,7 @@ from dynconv.experiments.registry import (
     PART1,
     PART2,
     SUBSET_TRAINED,
+    SUBSET_TRAINED_LONG,
     ExperimentSpec,
     _specs,
     get_experiment,
@@ -130,9 +131,11 @@ def test_every_per_profile_departure_says_why():
     from dynconv.experiments.registry import experiment_departures
 
     rows = experiment_departures("ci")
+    long_oracles = [(n, field, 18) for n in SUBSET_TRAINED_LONG.values()
+                    for field in ("max_epochs", "patience")]
     assert [(r[0], r[1], r[3]) for r in rows] == [
         ("v3", "anneal_epochs", 3), ("v5-long", "max_epochs", 18), ("v5-long", "patience", 18),
-        ("resnet34", "max_epochs", 12), ("small-k3s1", "max_epochs", 12),
+        *long_oracles, ("resnet34", "max_epochs", 12), ("small-k3s1", "max_epochs", 12),
         ("small-k7s2", "max_epochs", 12), ("compact", "max_epochs", 12),
         ("compact-no-attention", "max_epochs", 12), ("resnet34-32px", "max_epochs", 12),
         ("resnet18-32px", "max_epochs", 12), ("compact-32px", "max_epochs", 12)]
@@ -147,6 +150,13 @@ def test_every_per_profile_departure_says_why():
         "v5").config("ci").max_epochs
     assert get_experiment("v5-long").config("full").max_epochs == 3 * get_experiment(
         "v5").config("full").max_epochs
+    # the oracles at three times the budget: v5-long's budget, each on its own subset
+    for subset, name in SUBSET_TRAINED_LONG.items():
+        spec = get_experiment(name)
+        assert spec.train_channels == get_experiment(SUBSET_TRAINED[subset]).train_channels
+        for profile in ("ci", "full", "smoke"):
+            mine, v5_long = spec.config(profile), get_experiment("v5-long").config(profile)
+            assert (mine.max_epochs, mine.patience) == (v5_long.max_epochs, v5_long.patience)
     assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
     assert all(len(r[4]) > 20 for r in rows)
     assert experiment_departures("full") == []

@@ -118,6 +118,13 @@ def test_beside_channelvit_sets_the_reported_ratios_beside_this_runs():
     assert "reported" in frame.columns[0] and frame.columns[1] == "v5 (this run)"
     assert frame.loc["B", "v5 (this run)"] == pytest.approx(0.5)
     assert frame.loc["R", "v5 (this run)"] == pytest.approx(1.0)
+    strong = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 1.0), label=f"o{s}")
+              for s in SUBSET_NAMES}
+    both = beside_channelvit(table, ["v5"],
+                             equal_budget=robustness_table({"v5": [v5]}, strong))
+    assert list(both.columns[1:]) == ["v5 (this run)", "v5, oracles as long (this run)"]
+    assert both.loc["B", "v5, oracles as long (this run)"] == pytest.approx(0.4)
+    assert both.loc["B", "v5 (this run)"] == pytest.approx(0.5)
 
 
 def test_budget_sentence_reads_both_budgets_from_the_table():
@@ -131,3 +138,66 @@ def test_budget_sentence_reads_both_budgets_from_the_table():
     assert "from 0.500 (B) to 0.975 (G)" in text
     assert "below 0.98 of the oracle on G" in text
     assert "at least 0.95 of the oracle on every subset" in budget_sentence(table, fraction=0.95)
+
+
+def test_targets_without_rivals_leave_out_the_rival_target():
+    v5 = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.79), label="v5")
+    plain = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label="plain")
+    table = robustness_table({"v5": [v5]}, ORACLES)
+    targets = target_table("v5", table, candidate_record=v5, plain=plain, rivals=())
+    assert len(targets) == 2 and targets["met"].tolist() == [True, True]
+    assert not targets.index.str.contains("published").any()
+
+
+def test_oracle_tests_pair_each_subset_with_its_own_oracle_and_correct_over_all():
+    from dynconv.book.robustness import oracle_tests
+    from dynconv.stats import holm
+
+    # each oracle is strong on its own subset only: the candidate must be paired with it there
+    oracles = {s: with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.1), s: 0.8}, label=f"o{s}")
+               for s in SUBSET_NAMES}
+    candidate = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "B": 0.6}, label="v5")
+    frame = oracle_tests(candidate, oracles)
+    assert list(frame.index) == list(SUBSET_NAMES)
+    assert frame.loc["RGB", "oracle"] == pytest.approx(0.8)
+    assert frame.loc["B", "difference (points)"] == pytest.approx(-20.0)
+    assert frame.loc["B", "ratio"] == pytest.approx(0.75)
+    p = frame.columns[-1]
+    assert p == "p (McNemar, Holm over 7)"
+    assert frame.loc["RGB", p] == pytest.approx(1.0)
+    # the Holm correction of the plain per-subset tests, not the raw p-values
+    from dynconv.stats import paired_test
+    raw = [paired_test(candidate.correct(s), oracles[s].correct(s)).p_value
+           for s in SUBSET_NAMES]
+    assert frame[p].tolist() == pytest.approx(holm(raw))
+    assert frame.loc["B", p] < 0.05
+
+
+def test_equal_budget_sentence_reads_the_oracles_gain_and_both_ratios():
+    from dynconv.book.sentences import equal_budget_sentence
+
+    longer = [with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.8), "G": 0.76}, label="v5-long")]
+    strong = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8 if s != "G" else 0.95),
+                               label=f"o{s}") for s in SUBSET_NAMES}
+    at_profile = robustness_table({"v5-long": longer}, ORACLES)
+    at_long = robustness_table({"v5-long": longer}, strong)
+    text = equal_budget_sentence(at_profile, at_long)
+    assert "the 7 oracles changed by +2.1 points on average" in text
+    assert "(from +0.0 on RGB to +15.0 on G)" in text
+    assert "worst-subset ratio is 0.800 (G), against 0.950 (G) against" in text
+    assert "below 0.98 of the oracle on G" in text
+    assert "every subset" in equal_budget_sentence(at_profile, at_profile, fraction=0.95)
+    assert "lowered them" not in text
+    # oracles that lost accuracy with the longer budget: said, not hidden in a mean
+    weak = {s: with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.7), label=f"o{s}")
+            for s in SUBSET_NAMES}
+    lower = equal_budget_sentence(at_profile, robustness_table({"v5-long": longer}, weak))
+    assert "changed by -10.0 points on average" in lower
+    assert "On average the longer budget lowered them" in lower
+
+
+def test_csv_can_be_written_under_another_name(tmp_path):
+    a = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.4), label="a")
+    path = write_robustness_csv(robustness_table({"a": [a]}, ORACLES), tmp_path, "ci",
+                                name="robustness-3x.csv")
+    assert path == tmp_path / "ci" / "robustness-3x.csv" and path.exists()

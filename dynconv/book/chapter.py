@@ -42,7 +42,12 @@ from dynconv.data.datasets import (
 from dynconv.errors import ConfigError
 from dynconv.experiments import posthoc
 from dynconv.experiments.records import Record
-from dynconv.experiments.registry import ADABN, SUBSET_TRAINED, get_experiment
+from dynconv.experiments.registry import (
+    ADABN,
+    SUBSET_TRAINED,
+    SUBSET_TRAINED_LONG,
+    get_experiment,
+)
 from dynconv.experiments.runner import make_splits, run, run_seeds
 from dynconv.paths import resolve_results_dir, shown_path
 from dynconv.provenance import hardware_label
@@ -151,12 +156,14 @@ class Chapter:
         return {get_experiment(n).label if by_label else n:
                 [self.run(n)] if first_only else self.seeds(n) for n in names}
 
-    def oracles(self, *, include_rgb: bool = True) -> dict[str, Record]:
+    def oracles(self, *, include_rgb: bool = True, long_budget: bool = False
+                ) -> dict[str, Record]:
         """{subset: the plain ResNet18 trained and tested on that subset alone}
-        (:data:`~dynconv.experiments.registry.SUBSET_TRAINED`
-       ; RGB's is the zero-fill control itself)."""
-        return {s: self.run(n) for s, n in SUBSET_TRAINED.items()
-                if include_rgb or s != "RGB"}
+        (:data:`~dynconv.experiments.registry.SUBSET_TRAINED`; RGB's is the zero-fill control
+        itself), or, with ``long_budget``, the same trained three times as long
+        (:data:`~dynconv.experiments.registry.SUBSET_TRAINED_LONG`, v5-long's budget)."""
+        names = SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
+        return {s: self.run(n) for s, n in names.items() if include_rgb or s != "RGB"}
 
     # ---- display ------------------------------------------------------------------------------
     def say(self, text: str) -> None:

@@ -34,6 +34,7 @@ from dynconv.experiments.registry import (
     PART2_32PX,
     PART3,
     SUBSET_TRAINED,
+    SUBSET_TRAINED_LONG,
     label,
 )
 from dynconv.stats import ALPHA, holm_family
@@ -167,11 +168,13 @@ def _worst_at_budget(table: Any) -> Any:
 
 
 def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]],
-                   spread: float) -> str:
+                   spread: float, long_table: Any = None) -> str:
     """Part III on one dataset: where v5's worst-subset ratio to the oracles ranks among the
     published designs and the controls at the same budget (means over seeds), v5 against the
     best published design and both controls subset by subset (first seeds, the book's rule
-    with ``spread``), and what three times the epochs gave."""
+    with ``spread``), and what three times the epochs gave, against the oracles of the
+    profile's budget and (``long_table``, a robustness table of v5-long against the oracles
+    trained as long) against oracles with the same budget."""
     worst = _worst_at_budget(table)
     rank = list(worst.index).index("v5") + 1
     ahead_of_v5 = ", ".join(robustness.label_of(n) for n in worst.index[:rank - 1])
@@ -192,6 +195,10 @@ def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]
         long = robustness.worst_ratio(table)[_LONG]
         text += (f" With three times the epochs (*{label(_LONG)}*, not the oracles' budget) "
                  f"its worst-subset ratio is {long:.2f} against {worst['v5']:.2f}.")
+    if long_table is not None:
+        matrix = robustness.ratio_matrix(long_table)
+        text += (f" Against oracles trained as long as it (one seed each) it is "
+                 f"{matrix.loc[_LONG].min():.2f} ({matrix.loc[_LONG].idxmin()}).")
     return text
 
 
@@ -199,7 +206,9 @@ def part3(source: Source) -> str:
     """:func:`part3_sentence` from ``source``'s records."""
     table, runs, _ = _ratio_table(source)
     spreads = tables.seed_spreads(robustness.seeded(runs))
-    return part3_sentence(source.identity.name, table, runs, max(spreads.values()))
+    long_oracles = {s: source.run(n) for s, n in SUBSET_TRAINED_LONG.items()}
+    long_table = robustness.robustness_table({_LONG: runs[_LONG]}, long_oracles)
+    return part3_sentence(source.identity.name, table, runs, max(spreads.values()), long_table)
 
 
 # ----------------------------------------------------------------------------- the data

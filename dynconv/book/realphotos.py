@@ -55,6 +55,7 @@ from dynconv.experiments.registry import (
     PART2_32PX,
     PART3,
     SUBSET_TRAINED,
+    SUBSET_TRAINED_LONG,
     V5_ABLATION,
     get_experiment,
     label,
@@ -417,7 +418,18 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.convergence_sentence({label(n): runs[n][0] for n in ("v5", "v5-long")}))
     _show(sentences.selection_sentence({f"{label(n)} ({r.seed})": r for n in ("v5", "v5-long")
                                         for r in runs[n]}))
+    oracles_long = {s: photos.run(n) for s, n in SUBSET_TRAINED_LONG.items()}
+    labelled_long = robustness.labelled_oracles(oracles_long, include_rgb=True, suffix=" (3x)")
+    _show(sentences.convergence_sentence(labelled_long))
+    long_table = robustness.robustness_table({"v5-long": runs["v5-long"]}, oracles_long)
+    _show(sentences.equal_budget_sentence(table, long_table))
+    _show(f"*{label('v5-long')}* (seed {runs['v5-long'][0].seed}) against each oracle trained "
+          f"as long, on that oracle's own subset (McNemar's exact test, Holm-corrected over the "
+          f"{len(oracles_long)} subsets):")
+    display(robustness.oracle_tests(runs["v5-long"][0], oracles_long).round(3))
     adapted = {n: photos.adabn(n) for n in ADABN}
+    _show("With BatchNorm statistics re-estimated per subset after training (AdaBN), ratios to "
+          "the oracles of the profile's budget:")
     display(robustness.labelled_ratios(robustness.robustness_table(
         robustness.with_adabn(runs, adapted), oracles)).round(3))
     for said in sentences.comparison_sentences(robustness.adabn_pairs(runs, adapted),
@@ -426,5 +438,6 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     used = {label(n): r[0] for n, r in runs.items()}
     used.update({records[0].label: records[0] for records in adapted.values()})
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
+    used.update(labelled_long)
     used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})
     return used

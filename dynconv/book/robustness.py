@@ -27,11 +27,12 @@ from dynconv.evaluation.costs import time_models
 from dynconv.experiments.records import Record, paired_tests
 from dynconv.experiments.registry import EXPERIMENTS
 from dynconv.fileio import atomic_write_text
-from dynconv.stats import interval_text, seed_summary
+from dynconv.stats import holm_family, interval_text, seed_summary
 
 __all__ = ["CHANNELVIT_REPORTED", "ORACLE", "ROBUSTNESS_COLUMNS", "beside_channelvit",
            "adabn_pairs", "cost_table", "first_seeds", "label_of",
            "labelled_oracles", "labelled_ratios", "measured_cost_table", "oracle_intervals",
+           "oracle_tests",
            "ratio_matrix", "robustness_table", "savings_table", "seed_ratio_table", "seeded",
            "target_table", "with_adabn", "worst_ratio",
            "write_robustness_csv"]
@@ -56,10 +57,25 @@ def label_of(name: str) -> str:
     return EXPERIMENTS[name].label if name in EXPERIMENTS else name
 
 
-def oracle_intervals(oracles: Mapping[str, Record]) -> pd.DataFrame:
-    """One row: each oracle's accuracy on its own subset, with its 95% interval."""
+def oracle_intervals(oracles: Mapping[str, Record],
+                     name: str = "oracle (trained on the subset)") -> pd.DataFrame:
+    """One row, called ``name``: each oracle's accuracy on its own subset, with its 95%
+    interval."""
     row = {s: interval_text(o.test[s], *o.interval(s)) for s, o in oracles.items()}
-    return pd.DataFrame([row], index=["oracle (trained on the subset)"])
+    return pd.DataFrame([row], index=[name])
+
+
+def oracle_tests(candidate: Record, oracles: Mapping[str, Record]) -> pd.DataFrame:
+    """``candidate`` against each subset's oracle on that subset, on the same test images: the
+    two accuracies, their difference and ratio, and McNemar's exact test, Holm-corrected over
+    the subsets as one family (one row per subset)."""
+    tests = holm_family([paired_tests(candidate, o, [s])[0] for s, o in oracles.items()])
+    rows = {t.subset: {candidate.label: t.accuracy_a, "oracle": t.accuracy_b,
+                       "difference (points)": 100 * t.difference,
+                       "ratio": t.accuracy_a / t.accuracy_b if t.accuracy_b else float("nan"),
+                       f"p (McNemar, Holm over {len(tests)})": t.p_value}
+            for t in tests}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _mean(records: Sequence[Record], subset: str) -> float:
@@ -154,9 +170,12 @@ def seeded(runs: Mapping[str, Sequence[Record]]) -> dict[str, Sequence[Record]]:
     return {name: records for name, records in runs.items() if len(records) > 1}
 
 
-def labelled_oracles(oracles: Mapping[str, Record]) -> dict[str, Record]:
-    """{"oracle <subset>": record} of every oracle but RGB's (the zero-fill control itself)."""
-    return {f"oracle {s}": r for s, r in oracles.items() if s != "RGB"}
+def labelled_oracles(oracles: Mapping[str, Record], *, include_rgb: bool = False,
+                     suffix: str = "") -> dict[str, Record]:
+    """{"oracle <subset><suffix>": record} of every oracle but RGB's (at the profile's budget
+    the zero-fill control itself, shown under its own name), or of all with ``include_rgb``."""
+    return {f"oracle {s}{suffix}": r for s, r in oracles.items()
+            if include_rgb or s != "RGB"}
 
 
 def seed_ratio_table(runs: Mapping[str, Sequence[Record]],
@@ -182,14 +201,14 @@ def target_table(candidate: str, table: pd.DataFrame, *, candidate_record: Recor
     1. at least ``fraction`` of the oracle on every subset;
     2. RGB accuracy not below the plain ResNet18's (``plain``): met unless the candidate is
        lower by McNemar's exact test AND by more than ``seed_spread``;
-    3. a worst-subset ratio above every model in ``rivals``.
+    3. a worst-subset ratio above every model in ``rivals`` (no such row when ``rivals`` is
+       empty: against oracles trained longer there is no rival at that budget).
     """
     worst = worst_ratio(table)
     matrix = ratio_matrix(table)
     below = [s for s in matrix.columns if matrix.loc[candidate, s] < fraction]
     test = paired_tests(candidate_record, plain, ["RGB"])[0]
     lower = test.difference < 0 and test.significant() and -test.difference > seed_spread
-    best_rival = max(rivals, key=lambda m: worst[m])
     rows = [
         (f"at least {fraction:.2f} of the oracle on every subset",
          f"worst {worst[candidate]:.3f} (on {matrix.loc[candidate].idxmin()}); below "
@@ -198,10 +217,13 @@ def target_table(candidate: str, table: pd.DataFrame, *, candidate_record: Recor
          f"{100 * candidate_record.test['RGB']:.1f}% against {100 * plain.test['RGB']:.1f}%, "
          f"p = {test.p_value:.2g} (McNemar), seed spread {100 * seed_spread:.1f} points",
          not lower),
-        ("worst-subset ratio above every published design and both controls",
-         f"{worst[candidate]:.3f} against the best of them, {label_of(best_rival)}: "
-         f"{worst[best_rival]:.3f}", bool(worst[candidate] > worst[best_rival])),
     ]
+    if rivals:
+        best_rival = max(rivals, key=lambda m: worst[m])
+        rows.append(("worst-subset ratio above every published design and both controls",
+                     f"{worst[candidate]:.3f} against the best of them, "
+                     f"{label_of(best_rival)}: {worst[best_rival]:.3f}",
+                     bool(worst[candidate] > worst[best_rival])))
     return pd.DataFrame(rows, columns=["target", "measured", "met"]).set_index("target")
 
 
@@ -222,22 +244,31 @@ def savings_table(one: Record, oracles: Mapping[str, Record]) -> pd.DataFrame:
 
 
 def write_robustness_csv(table: pd.DataFrame, results_dir: str | os.PathLike,
-                         profile: str) -> Path:
-    """Write ``table`` atomically as ``<results_dir>/<profile>/robustness.csv``."""
+                         profile: str, name: str = "robustness.csv") -> Path:
+    """Write ``table`` atomically as ``<results_dir>/<profile>/<name>``."""
     missing = set(ROBUSTNESS_COLUMNS) - set(table.columns)
     if missing:
         raise ValueError(f"robustness table lacks the columns {sorted(missing)}")
     text = table.loc[:, list(ROBUSTNESS_COLUMNS)].to_csv(index=False, float_format="%.6f")
-    return atomic_write_text(Path(results_dir) / profile / "robustness.csv", text)
+    return atomic_write_text(Path(results_dir) / profile / name, text)
 
 
-def beside_channelvit(table: pd.DataFrame, models: Sequence[str]) -> pd.DataFrame:
+def beside_channelvit(table: pd.DataFrame, models: Sequence[str], *,
+                      equal_budget: pd.DataFrame | None = None) -> pd.DataFrame:
     """Single-channel ratios to the oracle: ChannelViT's as reported (ImageNet) beside each of
-    ``models`` measured in this run (mean over its seeds, from :func:`robustness_table`)."""
-    matrix = ratio_matrix(table)
+    ``models`` measured in this run (mean over its seeds, from :func:`robustness_table`), and
+    beside every model of ``equal_budget`` (a :func:`robustness_table` against oracles trained
+    as long as that model)."""
     column = "ChannelViT-S/16, ImageNet (reported: Bao et al. 2024, Table 1)"
     rows = {s: {column: one / expert} for s, (one, expert) in CHANNELVIT_REPORTED.items()}
-    for model in models:
-        for subset in rows:
-            rows[subset][f"{label_of(model)} (this run)"] = float(matrix.loc[model, subset])
+    tables = [(table, models, "")]
+    if equal_budget is not None:
+        others = [m for m in dict.fromkeys(equal_budget["model"]) if m != ORACLE]
+        tables.append((equal_budget, others, ", oracles as long"))
+    for source, names, suffix in tables:
+        matrix = ratio_matrix(source)
+        for model in names:
+            for subset in rows:
+                rows[subset][f"{label_of(model)}{suffix} (this run)"] = float(
+                    matrix.loc[model, subset])
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -758,6 +758,37 @@ def budget_sentence(table: pd.DataFrame, *, short: str = "v5", long: str = "v5-l
             + ", ".join(f"{s} {matrix.loc[long, s]:.3f}" for s in matrix.columns) + ".")
 
 
+def equal_budget_sentence(at_profile: pd.DataFrame, at_long: pd.DataFrame, *,
+                          candidate: str = "v5-long", fraction: float = 0.98) -> str:
+    """``candidate`` against the oracles of the profile's budget (``at_profile``) and against
+    oracles trained as long as it (``at_long``), both :func:`robustness_table` s: what the
+    longer budget gave the oracles, and the candidate's worst ratio against each."""
+    def oracle_accuracy(table: pd.DataFrame) -> pd.Series:
+        return ratio_matrix(table, "accuracy").loc[ORACLE]
+
+    gains = 100 * (oracle_accuracy(at_long) - oracle_accuracy(at_profile)).dropna()
+    matrix, long_matrix = ratio_matrix(at_profile), ratio_matrix(at_long)
+    below = [s for s in long_matrix.columns if long_matrix.loc[candidate, s] < fraction]
+    reached = (f"at least {fraction:.2f} of the oracle on every subset" if not below else
+               f"below {fraction:.2f} of the oracle on {_join(below)}")
+    name = label_of(candidate)
+    lowered = ("" if gains.mean() >= 0 else
+               " On average the longer budget lowered them: on this data a run that the "
+               "convergence rule found still rising after the profile's epochs did not gain "
+               "from one longer schedule (what the rule cannot see: "
+               "`dynconv.experiments.convergence`).")
+    return (f"Trained as long as *{name}*, the {len(gains)} oracles changed by "
+            f"{gains.mean():+.1f} points on average on their own subsets (from "
+            f"{gains.min():+.1f} on {gains.idxmin()} to {gains.max():+.1f} on "
+            f"{gains.idxmax()}).{lowered} Against them *{name}*'s worst-subset ratio is "
+            f"{long_matrix.loc[candidate].min():.3f} ({long_matrix.loc[candidate].idxmin()}), "
+            f"against {matrix.loc[candidate].min():.3f} ({matrix.loc[candidate].idxmin()}) "
+            f"against the oracles of the profile's budget: with the same budget for both it is "
+            f"{reached}. Its ratios, subset by subset: "
+            + ", ".join(f"{s} {long_matrix.loc[candidate, s]:.3f}"
+                        for s in long_matrix.columns) + ".")
+
+
 def compact_cost_sentence(costs: pd.DataFrame) -> str:
     """Chapter 9's reading of :func:`flops_table` for this book's compact network."""
     compact, r34 = costs.loc["compact"], costs.loc["resnet34"]

@@ -62,7 +62,7 @@ CHAPTERS: tuple[StoryChapter, ...] = (
                  ("resnet34", "small_k3s1", "small_k7s2", "compact")),
     StoryChapter("10_part3", "III",
                  ("resnet18-sampled", "v5", "v5-long", *registry.PUBLISHED, *_V5_ABLATIONS,
-                  "v4-identity"),
+                  "v4-identity", *registry.SUBSET_TRAINED_LONG.values()),
                  ("v5", *registry.PUBLISHED, "v5_switchable", "v4_identity")),
     StoryChapter("11_errata", "wrap-up"),
 )

@@ -44,6 +44,7 @@ from dynconv.experiments.registry import (
     PART2_32PX,
     PART3,
     SUBSET_TRAINED,
+    SUBSET_TRAINED_LONG,
     V5_ABLATION,
     get_experiment,
 )
@@ -67,7 +68,8 @@ CHAPTER_EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "07_ablation": PART1,
     "08_costs": (),
     "09_part2": _names(*PART2, *COMPACT_ABLATION, *PART2_32PX),
-    "10_part3": _names(*SUBSET_TRAINED.values(), *PART3, *V5_ABLATION, *IDENTITY_PAIR),
+    "10_part3": _names(*SUBSET_TRAINED.values(), *PART3, *V5_ABLATION, *IDENTITY_PAIR,
+                       *SUBSET_TRAINED_LONG.values()),
     "11_errata": _names(*PART1, *PART2, *PART2_32PX, *PART3),
 })
 

@@ -43,7 +43,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     "Part II": (*registry.PART2, *registry.PART2_32PX),
     # less the two Part I experiments Part III compares with
     "Part III": tuple(
-        n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR))
+        n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR,
+                                  *registry.SUBSET_TRAINED_LONG.values()))
         if n not in {"resnet18", "v4-sample"}),
 }
 

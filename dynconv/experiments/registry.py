@@ -240,6 +240,19 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose="v5 trained three times as long as each oracle (the seven oracles together "
                 "train seven times as long as one network).",
     ),
+    # ---- The oracles again at v5-long's budget (chapter 10): at the profile's budget most of them
+    # are still rising at their last epoch, so v5-long against them measures the budget too.
+    ExperimentSpec(
+        "resnet18-long", "ResNet18, 3x budget", "resnet18",
+        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        purpose="The oracle of RGB (Part I's control) trained as long as v5-long.",
+    ),
+    *(ExperimentSpec(
+        f"resnet18-on-{subset}-long", f"ResNet18 trained on {subset}, 3x budget", "resnet18",
+        train_channels=subset,
+        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        purpose=f"The oracle of {subset} trained as long as v5-long.",
+    ) for subset in INCOMPLETE_SUBSETS),
     ExperimentSpec(
         "v5-switchable-bn", "v5 + switchable BN", "v5_switchable", overrides=_ALL_SUBSETS,
         purpose="v5's first layer with one BatchNorm per channel subset (Yu et al., "
@@ -311,6 +324,9 @@ COMPACT_ABLATION: tuple[str, ...] = ("compact", "compact-no-attention")
 # Subset -> the plain ResNet18 trained on that subset alone (on RGB: the control itself).
 SUBSET_TRAINED: Mapping[str, str] = MappingProxyType(
     {"RGB": "resnet18", **{s: f"resnet18-on-{s}" for s in INCOMPLETE_SUBSETS}})
+# The same oracles at three times the budget, v5-long's (chapter 10).
+SUBSET_TRAINED_LONG: Mapping[str, str] = MappingProxyType(
+    {"RGB": "resnet18-long", **{s: f"resnet18-on-{s}-long" for s in INCOMPLETE_SUBSETS}})
 # Part III (chapter 10): v5, the published designs, the two controls (a = the Part I control).
 PUBLISHED: tuple[str, ...] = tuple(PUBLISHED_LABELS)
 # (v5-long: v5 with three times the epochs, the one Part III model off the oracles' budget)
