@@ -72,10 +72,15 @@ def oracle_tests(candidate: Record, oracles: Mapping[str, Record]) -> pd.DataFra
     tests = holm_family([paired_tests(candidate, o, [s])[0] for s, o in oracles.items()])
     rows = {t.subset: {candidate.label: t.accuracy_a, "oracle": t.accuracy_b,
                        "difference (points)": 100 * t.difference,
-                       "ratio": t.accuracy_a / t.accuracy_b if t.accuracy_b else float("nan"),
+                       "ratio": _ratio(t.accuracy_a, t.accuracy_b),
                        f"p (McNemar, Holm over {len(tests)})": t.p_value}
             for t in tests}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _ratio(accuracy: float, limit: float) -> float:
+    """``accuracy / limit``; NaN for an oracle at 0% (no ratio, not a division by zero)."""
+    return accuracy / limit if limit > 0 else float("nan")
 
 
 def _mean(records: Sequence[Record], subset: str) -> float:
@@ -87,16 +92,13 @@ def robustness_table(runs: Mapping[str, Sequence[Record]],
     """One row per model and subset: accuracy (the mean over seeds where a model has several),
     the oracle's accuracy on that subset, and their ratio. The oracles come first, as model
     :data:`ORACLE` with ratio 1. ``runs`` maps a model name to its records (one per seed)."""
-    def ratio(accuracy: float, limit: float) -> float:
-        return accuracy / limit if limit > 0 else float("nan")  # an oracle at 0%: no ratio
-
-    rows = [(ORACLE, s, o.test[s], o.test[s], ratio(o.test[s], o.test[s]))
+    rows = [(ORACLE, s, o.test[s], o.test[s], _ratio(o.test[s], o.test[s]))
             for s, o in oracles.items()]
     for model, records in runs.items():
         for subset, oracle in oracles.items():
             accuracy = _mean(records, subset)
             rows.append((model, subset, accuracy, oracle.test[subset],
-                         ratio(accuracy, oracle.test[subset])))
+                         _ratio(accuracy, oracle.test[subset])))
     return pd.DataFrame(rows, columns=list(ROBUSTNESS_COLUMNS))
 
 

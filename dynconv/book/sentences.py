@@ -742,15 +742,21 @@ def convergence_sentence(records: Mapping[str, Record]) -> str:
             f"as much as the model.")
 
 
+def _reached(ratios: pd.Series, fraction: float) -> str:
+    """"at least 0.98 of the oracle on every subset", or the subsets of ``ratios`` (subset ->
+    ratio to the oracle) below ``fraction``."""
+    below = [s for s, r in ratios.items() if r < fraction]
+    return (f"at least {fraction:.2f} of the oracle on every subset" if not below else
+            f"below {fraction:.2f} of the oracle on {_join(below)}")
+
+
 def budget_sentence(table: pd.DataFrame, *, short: str = "v5", long: str = "v5-long",
                     fraction: float = 0.98) -> str:
     """What three times the epochs did to ``short``'s ratios to the oracles (means over the
     seeds of each, from a :func:`dynconv.book.robustness.robustness_table`)."""
     matrix = ratio_matrix(table)
     worst = worst_ratio(table)
-    below = [s for s in matrix.columns if matrix.loc[long, s] < fraction]
-    reached = (f"at least {fraction:.2f} of the oracle on every subset" if not below else
-               f"below {fraction:.2f} of the oracle on {_join(below)}")
+    reached = _reached(matrix.loc[long], fraction)
     return (f"With three times the epochs, the worst-subset ratio of {label_of(short)} goes "
             f"from {worst[short]:.3f} ({matrix.loc[short].idxmin()}) to {worst[long]:.3f} "
             f"({matrix.loc[long].idxmin()}), mean of the seeds of each: {label_of(long)} is "
@@ -768,9 +774,7 @@ def equal_budget_sentence(at_profile: pd.DataFrame, at_long: pd.DataFrame, *,
 
     gains = 100 * (oracle_accuracy(at_long) - oracle_accuracy(at_profile)).dropna()
     matrix, long_matrix = ratio_matrix(at_profile), ratio_matrix(at_long)
-    below = [s for s in long_matrix.columns if long_matrix.loc[candidate, s] < fraction]
-    reached = (f"at least {fraction:.2f} of the oracle on every subset" if not below else
-               f"below {fraction:.2f} of the oracle on {_join(below)}")
+    reached = _reached(long_matrix.loc[candidate], fraction)
     name = label_of(candidate)
     lowered = ("" if gains.mean() >= 0 else
                " On average the longer budget lowered them: on this data a run that the "

@@ -152,6 +152,9 @@ _LONG = {"max_epochs": 3 * FULL.max_epochs}
 _LONG_CI = {"max_epochs": 3 * CI.max_epochs, "patience": 3 * CI.max_epochs}
 _LONG_REASON = ("three times the profile's 6 epochs, one one-cycle schedule over all 18, and no "
                 "early stop before the cycle ends (the profile's own reason for its patience)")
+# v5-long's budget, as ExperimentSpec arguments (v5-long and the oracles trained as long)
+_LONG_BUDGET = {"profile_overrides": {"full": _LONG, "ci": _LONG_CI},
+                "profile_reasons": {"ci": _LONG_REASON}}
 # CHAMMI's four first layers (dynconv.stems.chammi), by model name.
 PUBLISHED_LABELS = {"sliceparam": "SliceParam", "templatemixing": "TemplateMixing",
                     "hypernet": "HyperNet", "depthwise": "Depthwise"}
@@ -234,8 +237,7 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         purpose=f"CHAMMI's {label} first layer (Chen, Pham et al., NeurIPS 2023).",
     ) for design, label in PUBLISHED_LABELS.items()),
     ExperimentSpec(
-        "v5-long", "v5, 3x budget", "v5", overrides=_ALL_SUBSETS,
-        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        "v5-long", "v5, 3x budget", "v5", overrides=_ALL_SUBSETS, **_LONG_BUDGET,
         num_seeds=3,
         purpose="v5 trained three times as long as each oracle (the seven oracles together "
                 "train seven times as long as one network).",
@@ -243,14 +245,12 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     # ---- The oracles again at v5-long's budget (chapter 10): at the profile's budget most of them
     # are still rising at their last epoch, so v5-long against them measures the budget too.
     ExperimentSpec(
-        "resnet18-long", "ResNet18, 3x budget", "resnet18",
-        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        "resnet18-long", "ResNet18, 3x budget", "resnet18", **_LONG_BUDGET,
         purpose="The oracle of RGB (Part I's control) trained as long as v5-long.",
     ),
     *(ExperimentSpec(
         f"resnet18-on-{subset}-long", f"ResNet18 trained on {subset}, 3x budget", "resnet18",
-        train_channels=subset,
-        profile_overrides={"full": _LONG, "ci": _LONG_CI}, profile_reasons={"ci": _LONG_REASON},
+        train_channels=subset, **_LONG_BUDGET,
         purpose=f"The oracle of {subset} trained as long as v5-long.",
     ) for subset in INCOMPLETE_SUBSETS),
     ExperimentSpec(
