@@ -65,8 +65,9 @@ reproduce: $(STAMP)
 	$(PY) -m dynconv.booktools.reproduce --profile $(PROFILE) $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
 
 # Every chapter under `smoke` (seconds-long trainings), in a scratch results folder and
-# chapters folder, so the shipped records and the built site are untouched. Two chapters
-# execute at once (their numbers and timings mean nothing under smoke anyway).
+# chapters folder, so the shipped records and the built site are untouched. Two records
+# train at once, then two chapters execute at once (their numbers and timings mean nothing
+# under smoke anyway).
 SMOKE_JOBS ?= 2
 smoke: $(STAMP)
 	rm -rf _build/smoke

@@ -79,6 +79,56 @@ def test_stored_benchmark_is_reused_only_for_the_same_settings(tmp_path):
     assert len(list((tmp_path / "bench").glob("bench-*.json"))) == 2
 
 
+def test_two_chapters_asking_at_once_measure_the_benchmark_once(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    settings = bench.BenchSettings(**TINY, parts=("loader",))
+    real, calls = bench.benchmark, []
+
+    def slow_benchmark(*args, **kwargs):
+        calls.append(1)
+        time.sleep(0.5)  # the second caller arrives while the first one measures
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "benchmark", slow_benchmark)
+    origins = []
+
+    def ask():
+        table = bench.cached_benchmark(settings, study=False, results_dir=tmp_path,
+                                       progress=False)
+        origins.append(table.attrs["origin"])
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(o.split(" ")[0] for o in origins) == ["loaded", "measured"]
+
+
+@pytest.mark.parametrize("module", ["dynconv.bench.benchmark", "dynconv.training.loop",
+                                    "dynconv.stems.v5"])
+def test_the_stored_benchmark_is_stale_once_the_code_it_measures_with_changes(
+        monkeypatch, module):
+    from dynconv.experiments import keys
+
+    settings = bench.BenchSettings(**TINY, parts=("loader",))
+    before = bench._cache_key(settings, study=True)
+    real = keys.read_source
+    monkeypatch.setattr(keys, "read_source",
+                        lambda name: real(name) + "\n_EDITED = 1\n" if name == module
+                        else real(name))
+    keys.clear_caches()
+    try:
+        assert bench._cache_key(settings, study=True) != before
+    finally:
+        monkeypatch.undo()
+        keys.clear_caches()
+    assert bench._cache_key(settings, study=True) == before
+
+
 def test_study_estimate_counts_every_training_and_step():
     step = {("resnet18", 64): 2.0, ("resnet34", 16): 1.0, ("small_k3s1", 16): 3.0,
             ("small_k7s2", 16): 0.5, ("compact", 16): 0.4}

@@ -3,6 +3,7 @@ chapter runs; the reproducibility check's comparison (nothing trained: stand-ins
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,6 +95,56 @@ def test_force_and_retrain_train_current_records_again(fake_build, tmp_path):
     assert [(c["name"], c["force"]) for c in calls] == [("resnet18", True), ("v5", True)]
     with pytest.raises(Exception, match="unknown experiments: nope"):
         prepare(retrain=["nope"])
+
+
+def test_jobs_train_every_record_once_through_the_worker_pool(fake_build, tmp_path, capsys,
+                                                              monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    state, calls = fake_build
+    state["plan"] = _planned(tmp_path, *((name, "no stored record")
+                                         for name in ("a", "b", "c", "d", "e")))
+    pools = []
+
+    def pool(jobs):  # threads stand in for the spawned processes (the fake run is local)
+        pools.append(jobs)
+        return ThreadPoolExecutor(max_workers=jobs)
+
+    monkeypatch.setattr(records, "_worker_pool", pool)
+    prepare(records="train", jobs=2)
+    assert pools == [2]
+    assert sorted(c["name"] for c in calls) == ["a", "b", "c", "d", "e"]
+    out = capsys.readouterr().out
+    assert "[book] training 5 records, 2 at a time" in out
+    assert "[train 5/5] e, seed 42: done in" in out and "[book] trained 5 records in" in out
+    calls.clear()
+    prepare(records="train", jobs=1)  # one after another: no pool at all
+    assert pools == [2] and [c["name"] for c in calls] == ["a", "b", "c", "d", "e"]
+
+
+def test_a_failing_training_among_jobs_stops_the_build_with_its_error(fake_build, tmp_path,
+                                                                       monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    state, _ = fake_build
+    state["plan"] = _planned(tmp_path, ("a", "no stored record"), ("b", "no stored record"))
+
+    def failing_run(name, **kwargs):
+        raise RuntimeError(f"{name} diverged")
+
+    monkeypatch.setattr(records, "run", failing_run)
+    monkeypatch.setattr(records, "_worker_pool", lambda jobs: ThreadPoolExecutor(jobs))
+    with pytest.raises(RuntimeError, match="a diverged"):
+        prepare(records="train", jobs=2)
+
+
+def test_the_worker_pool_spawns_processes_with_their_share_of_the_cores():
+    pool = records._worker_pool(2)
+    try:
+        assert pool._mp_context.get_start_method() == "spawn"
+        assert pool._initargs == (max(1, (os.cpu_count() or 1) // 2),)
+    finally:
+        pool.shutdown()
 
 
 def test_a_corrupt_image_stops_the_build_before_any_chapter_naming_file_and_line(

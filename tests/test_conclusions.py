@@ -11,6 +11,7 @@ from dynconv.book import conclusions, realphotos, robustness
 from dynconv.channels import SUBSET_NAMES
 from dynconv.experiments.registry import (
     PART1,
+    PART1_LONG,
     PART2,
     PART2_32PX,
     PART3,
@@ -68,6 +69,50 @@ def test_part1_names_the_best_layer_and_counts_gaps_against_the_control():
     assert "*v2* ahead on none and behind on none of 6" in text
     assert "*v1*" not in text  # no incomplete subset to compare
     assert "1 of 4 dynamic layers beat the control" in text
+
+
+def _budget_source(long_values: dict[str, dict[str, float]]) -> FakeSource:
+    """Part I at both budgets: every layer at 50% but v3 (90%) at the profile's budget; at 3x
+    each as ``long_values`` says (default 50%); the control and v4 per sample with 3 seeds."""
+    seeds = {n: [_record(n, _everywhere(0.5), s) for s in (42, 43, 44)] for n in PART1}
+    seeds["v1"] = [_record("v1", {"RGB": 0.5})]
+    seeds["v3"] = [_record("v3", _everywhere(0.9))]
+    for name in PART1_LONG:
+        default = {"RGB": 0.5} if name == "v1-long" else _everywhere(0.5)
+        seeds[name] = [_record(name, long_values.get(name, default))]
+    return FakeSource("data A", seeds)
+
+
+def test_part1_at_3x_pairs_each_layer_with_itself_and_each_budget_with_its_control():
+    source = _budget_source({"v3-long": _everywhere(0.5), "v2-long": _everywhere(0.9),
+                             "resnet18-long": _everywhere(0.6, RGB=0.5)})
+    table = conclusions.part1_budgets(source)
+    assert list(table.index) == [label(n) for n in PART1]
+    v2, v3 = table.loc[label("v2")], table.loc[label("v3")]
+    assert v3["incomplete mean, profile's budget"] == pytest.approx(0.9)
+    assert v3["incomplete mean, 3x budget"] == pytest.approx(0.5)
+    assert v3["against the control, profile's budget"].startswith("ahead on 6")
+    # at 3x, v3 (50%) is compared with the control trained as long (60%), not the 6-epoch one
+    assert v3["against the control, 3x budget"].startswith("ahead on none and behind on 6")
+    assert v2["against the control, 3x budget"].startswith("ahead on 6")
+    assert (v2["verdict changed"], v3["verdict changed"]) == ("yes", "yes")
+    assert table.loc[label("v1"), "against the control, 3x budget"] == "RGB only"
+    assert table.loc[label("resnet18"), "verdict changed"] == ""
+    text = conclusions.part1_budget(source)
+    assert text.startswith("**Part I at three times the budget, data A.**")
+    assert "changes from **v3** to **v2**" in text
+    assert "the control's by +10.0" in text and "moved by -40.0 to +40.0 points" in text
+    # v4's two layers (50%) fall behind the control trained as long (60%): 4 verdicts changed
+    assert "4 of the 4 dynamic layers' verdicts" in text
+    assert "*v2* went from ahead on none and behind on none of 6 subsets to ahead on 6" in text
+    assert table.loc[label("v1"), "verdict changed"] == ""  # RGB only: nothing to compare
+
+
+def test_part1_at_3x_says_when_nothing_changed():
+    same = _budget_source({"v3-long": _everywhere(0.95)})
+    text = conclusions.part1_budget(same)
+    assert "the best dynamic layer there is **v3** at both budgets" in text
+    assert "none of the 4 dynamic layers' verdicts against the zero-fill control changed" in text
 
 
 def test_part2_fractions_of_resnet34_and_the_90_percent_verdict():
@@ -183,6 +228,23 @@ def test_show_says_why_real_photos_are_missing(monkeypatch):
     assert len(shown) == 2 and all("Not computed in this build" in s for s in shown)
     with pytest.raises(KeyError):
         conclusions.show(source, "part4")
+
+
+def test_show_with_details_puts_the_evidence_before_each_datasets_sentence(monkeypatch):
+    shown = []
+    monkeypatch.setattr(conclusions, "display", lambda m: shown.append(m))
+    photos = _budget_source({})
+    photos.identity = SimpleNamespace(name="photos")
+    monkeypatch.setattr(realphotos, "find", lambda: photos)
+    conclusions.show(_budget_source({}), "part1_budget", details=True)
+    kinds = [type(m).__name__ for m in shown]
+    assert kinds == ["Styler", "Markdown", "Markdown"] * 2
+    assert shown[1].data.startswith("By the book's convergence rule")
+    assert shown[2].data.startswith("**Part I at three times the budget, data A.**")
+    assert shown[5].data.startswith("**Part I at three times the budget, photos.**")
+    shown.clear()
+    conclusions.show(_budget_source({}), "part1_budget")  # the sentences alone
+    assert [type(m).__name__ for m in shown] == ["Markdown", "Markdown"]
 
 
 def test_robustness_label_of_oracle_is_not_a_model():

@@ -12,6 +12,7 @@ from dynconv.experiments.registry import (
     DYNAMIC_LAYERS,
     EXPERIMENTS,
     PART1,
+    PART1_LONG,
     PART2,
     SUBSET_TRAINED,
     SUBSET_TRAINED_LONG,
@@ -133,9 +134,13 @@ def test_every_per_profile_departure_says_why():
     rows = experiment_departures("ci")
     long_oracles = [(n, field, 18) for n in SUBSET_TRAINED_LONG.values()
                     for field in ("max_epochs", "patience")]
+    # Part I at 3x (resnet18-long is among the oracles); v3 anneals over as much of its run
+    long_part1 = [(n, field, 18) for n in PART1_LONG[1:] for field in ("max_epochs", "patience")]
+    long_part1.insert(4, ("v3-long", "anneal_epochs", 9))
     assert [(r[0], r[1], r[3]) for r in rows] == [
         ("v3", "anneal_epochs", 3), ("v5-long", "max_epochs", 18), ("v5-long", "patience", 18),
-        *long_oracles, ("resnet34", "max_epochs", 12), ("small-k3s1", "max_epochs", 12),
+        *long_oracles, *long_part1, ("resnet34", "max_epochs", 12),
+        ("small-k3s1", "max_epochs", 12),
         ("small-k7s2", "max_epochs", 12), ("compact", "max_epochs", 12),
         ("compact-no-attention", "max_epochs", 12), ("resnet34-32px", "max_epochs", 12),
         ("resnet18-32px", "max_epochs", 12), ("compact-32px", "max_epochs", 12)]
@@ -157,6 +162,18 @@ def test_every_per_profile_departure_says_why():
         for profile in ("ci", "full", "smoke"):
             mine, v5_long = spec.config(profile), get_experiment("v5-long").config(profile)
             assert (mine.max_epochs, mine.patience) == (v5_long.max_epochs, v5_long.patience)
+    # Part I at 3x: the same model, arguments and channels as at the profile's budget
+    for short, long in zip(PART1, PART1_LONG, strict=True):
+        a, b = get_experiment(short), get_experiment(long)
+        assert (a.model, a.train_channels, a.overrides) == (b.model, b.train_channels,
+                                                            b.overrides)
+        for profile in ("ci", "full"):
+            kwargs = [{k: v for k, v in spec.build_kwargs(profile).items()
+                       if k != "anneal_epochs"} for spec in (a, b)]
+            assert kwargs[0] == kwargs[1]
+            assert b.config(profile).max_epochs == get_experiment("v5-long").config(
+                profile).max_epochs
+    assert get_experiment("v3-long").build_kwargs("full") == {"anneal_epochs": 30}
     assert "T = 15.5" in rows[0][4]  # 30 - 29 * 5 / 10 in the last (6th) epoch
     assert all(len(r[4]) > 20 for r in rows)
     assert experiment_departures("full") == []

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+import pandas as pd
 from IPython.display import Markdown, display
 
 from dynconv.book import realphotos, robustness, sentences, tables
@@ -30,6 +32,7 @@ from dynconv.experiments.registry import (
     BEST_PUBLISHED,
     DYNAMIC_LAYERS,
     PART1,
+    PART1_LONG,
     PART2,
     PART2_32PX,
     PART3,
@@ -40,7 +43,8 @@ from dynconv.experiments.registry import (
 from dynconv.stats import ALPHA, holm_family
 
 __all__ = ["Source", "data_dependence", "data_dependence_sentence", "gap_counts",
-           "gap_text", "layers_by_data", "layers_by_data_sentence", "part1", "part1_sentence",
+           "gap_text", "layers_by_data", "layers_by_data_sentence", "part1", "part1_budget",
+           "part1_budget_sentence", "part1_budget_table", "part1_budgets", "part1_sentence",
            "part2", "part2_sentence", "part3", "part3_sentence", "show"]
 
 
@@ -106,12 +110,113 @@ def part1_sentence(dataset: str, records: Mapping[str, Record], spread: float) -
             + "; ".join(verdicts) + f". So {summary}.")
 
 
-def part1(source: Source) -> str:
-    """:func:`part1_sentence` from ``source``'s records."""
-    records = source.records(*PART1)
+def _part1_spread(source: Source) -> float:
+    """The largest seed spread on the incomplete subsets of Part I's two repeated
+    experiments (the control and v4 per sample, three seeds each)."""
     spreads = tables.seed_spreads({n: source.seeds(n) for n in ("resnet18", "v4-sample")},
                                   INCOMPLETE_SUBSETS)
-    return part1_sentence(source.identity.name, records, max(spreads.values()))
+    return max(spreads.values())
+
+
+def part1(source: Source) -> str:
+    """:func:`part1_sentence` from ``source``'s records."""
+    return part1_sentence(source.identity.name, source.records(*PART1), _part1_spread(source))
+
+
+# Part I's experiments at three times the budget, by the name of the same one at the profile's
+_AT_3X = dict(zip(PART1, PART1_LONG, strict=True))
+_BUDGETS = ("profile's budget", "3x budget")
+
+
+def _verdict(record: Record, control: Record, spread: float) -> str:
+    tested = [s for s in INCOMPLETE_SUBSETS if s in record.test]
+    if not tested:
+        return "RGB only"
+    return gap_text(*gap_counts(record, control, tested, spread), len(tested))
+
+
+def part1_budget_table(short: Mapping[str, Record], long: Mapping[str, Record],
+                       spread: float) -> pd.DataFrame:
+    """Part I at the profile's budget and at three times it, one row per experiment of
+    :data:`PART1` (``short``: name -> record of PART1; ``long``: name -> record of
+    :data:`PART1_LONG`): RGB accuracy and mean accuracy on the incomplete subsets at each
+    budget, and each dynamic layer against the zero-fill control *of the same budget* by
+    :func:`gap_counts` (``spread``: the seed spread at the profile's budget, the only one
+    measured), with whether that verdict changed."""
+    rows = {}
+    control = {_BUDGETS[0]: short["resnet18"], _BUDGETS[1]: long[_AT_3X["resnet18"]]}
+    for name in PART1:
+        runs = {_BUDGETS[0]: short[name], _BUDGETS[1]: long[_AT_3X[name]]}
+        row: dict[str, Any] = {}
+        for budget, record in runs.items():
+            row[f"RGB, {budget}"] = record.test["RGB"]
+            tested = [s for s in INCOMPLETE_SUBSETS if s in record.test]
+            row[f"incomplete mean, {budget}"] = (
+                float(np.mean([record.test[s] for s in tested])) if tested else np.nan)
+        for budget, record in runs.items():
+            row[f"against the control, {budget}"] = (
+                "" if name == "resnet18" else _verdict(record, control[budget], spread))
+        verdicts = [row[f"against the control, {b}"] for b in _BUDGETS]
+        compared = name != "resnet18" and verdicts[0] != "RGB only"  # v1: no verdict
+        row["verdict changed"] = ("yes" if verdicts[0] != verdicts[1] else "no"
+                                  ) if compared else ""
+        rows[label(name)] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def part1_budget_sentence(dataset: str, table: pd.DataFrame, best: Mapping[str, str]) -> str:
+    """What three times the budget changed in Part I on one dataset (``table``:
+    :func:`part1_budget_table`; ``best``: budget -> label of the best dynamic layer on the
+    incomplete subsets at that budget)."""
+    before, after = (f"incomplete mean, {b}" for b in _BUDGETS)
+    change = 100 * (table[after] - table[before]).dropna()
+    control = label("resnet18")
+    layers = change.drop(control)
+    same = best[_BUDGETS[0]] == best[_BUDGETS[1]]
+    winner = (f"the best dynamic layer there is **{best[_BUDGETS[1]]}** at both budgets"
+              if same else f"the best dynamic layer there changes from "
+              f"**{best[_BUDGETS[0]]}** to **{best[_BUDGETS[1]]}**")
+    changed = table[table["verdict changed"] == "yes"]
+    compared = int((table["verdict changed"] != "").sum())
+    if changed.empty:
+        verdicts = (f"none of the {compared} dynamic layers' verdicts against the zero-fill "
+                    f"control changed")
+    else:
+        verdicts = "; ".join(
+            f"*{name}* went from {row[f'against the control, {_BUDGETS[0]}']} to "
+            f"{row[f'against the control, {_BUDGETS[1]}']}" for name, row in changed.iterrows())
+        verdicts = (f"{len(changed)} of the {compared} dynamic layers' verdicts against the "
+                    f"zero-fill control (each against the control of its own budget) changed: "
+                    f"{verdicts}")
+    return (f"**Part I at three times the budget, {dataset}.** Trained three times as long "
+            f"(one seed each), the dynamic layers' mean accuracy on the "
+            f"{len(INCOMPLETE_SUBSETS)} incomplete subsets moved by "
+            f"{layers.min():+.1f} to {layers.max():+.1f} points, the control's by "
+            f"{change[control]:+.1f}; {winner}; and {verdicts}.")
+
+
+def part1_budgets(source: Source) -> pd.DataFrame:
+    """:func:`part1_budget_table` from ``source``'s records."""
+    short = {n: source.run(n) for n in PART1}
+    long = {n: source.run(n) for n in PART1_LONG}
+    return part1_budget_table(short, long, _part1_spread(source))
+
+
+def _part1_budget_details(source: Source) -> None:
+    """The evidence behind :func:`part1_budget` on one dataset: the table, and whether the
+    runs trained three times as long had levelled off."""
+    display(part1_budgets(source).style.format(
+        {f"{kind}, {b}": "{:.1%}" for kind in ("RGB", "incomplete mean") for b in _BUDGETS},
+        na_rep="n/a"))
+    display(Markdown(sentences.convergence_sentence(source.records(*PART1_LONG))))
+
+
+def part1_budget(source: Source) -> str:
+    """:func:`part1_budget_sentence` from ``source``'s records."""
+    table = part1_budgets(source)
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    best = {b: table.loc[dynamic, f"incomplete mean, {b}"].idxmax() for b in _BUDGETS}
+    return part1_budget_sentence(source.identity.name, table, best)
 
 
 # ----------------------------------------------------------------------------- Part II
@@ -280,16 +385,21 @@ def data_dependence(*sources: Source) -> str:
 
 # ----------------------------------------------------------------------------- the page
 
-_PARTS = {"part1": part1, "part2": part2, "part3": part3}
+_PARTS = {"part1": part1, "part1_budget": part1_budget, "part2": part2, "part3": part3}
 # conclusions drawn from both datasets at once
 _BOTH = {"layers": layers_by_data, "data": data_dependence}
+# what ``details=True`` shows before a conclusion's sentence, per dataset
+_DETAILS = {"part1_budget": _part1_budget_details}
 
 
-def show(source: Source, conclusion: str) -> None:
-    """Display conclusion ``conclusion`` ("part1", "part2", "part3": one sentence per dataset;
+def show(source: Source, conclusion: str, *, details: bool = False) -> None:
+    """Display conclusion ``conclusion`` ("part1", "part1_budget" (Part I at three times the
+    budget), "part2", "part3": one sentence per dataset;
     "layers" (Part I only, for chapter 7) or "data": one sentence from both) computed on
     ``source`` (the chapter's data) and on the shipped real photos, or say in one sentence
-    why the real photos are not shown."""
+    why the real photos are not shown. ``details`` first shows, per dataset, the evidence
+    behind the sentence where the conclusion has some (``"part1_budget"``: its table and
+    the convergence of its runs)."""
     try:
         photos = realphotos.find()
     except realphotos.PhotosUnavailable as why:
@@ -301,9 +411,11 @@ def show(source: Source, conclusion: str) -> None:
             return
         display(Markdown(_BOTH[conclusion](source, photos)))
         return
-    compute = _PARTS[conclusion]
-    display(Markdown(compute(source)))
-    if photos is None:
-        display(Markdown(f"*On real photos: not shown in this build ({missing}).*"))
-    else:
-        display(Markdown(compute(photos)))
+    compute, evidence = _PARTS[conclusion], _DETAILS.get(conclusion) if details else None
+    for shown in (source, photos):
+        if shown is None:
+            display(Markdown(f"*On real photos: not shown in this build ({missing}).*"))
+            continue
+        if evidence is not None:
+            evidence(shown)
+        display(Markdown(compute(shown)))

@@ -46,6 +46,8 @@ class StoryChapter:
 
 _ORACLES = tuple(n for n in registry.SUBSET_TRAINED.values() if n != "resnet18")
 _V5_ABLATIONS = tuple(n for n in registry.V5_ABLATION if n != "v5")
+# (the RGB one, the control trained as long, is chapter 7's)
+_ORACLES_LONG = tuple(n for n in registry.SUBSET_TRAINED_LONG.values() if n != "resnet18-long")
 
 # Every chapter in reading order (the order of the notebooks' file names and of _toc.yml).
 CHAPTERS: tuple[StoryChapter, ...] = (
@@ -55,14 +57,15 @@ CHAPTERS: tuple[StoryChapter, ...] = (
     StoryChapter("04_v2", "I", ("v2",), ("v2",)),
     StoryChapter("05_v3", "I", ("v3",), ("v3",)),
     StoryChapter("06_v4", "I", ("v4-batch", "v4-sample"), ("v4",)),
-    StoryChapter("07_ablation", "I"),
+    # Part I again at three times the budget, with its control (the RGB oracle as long)
+    StoryChapter("07_ablation", "I", registry.PART1_LONG),
     StoryChapter("08_costs", "I"),
     StoryChapter("09_part2", "II", (*registry.PART2, "compact-no-attention",
                                     *registry.PART2_32PX),
                  ("resnet34", "small_k3s1", "small_k7s2", "compact")),
     StoryChapter("10_part3", "III",
                  ("resnet18-sampled", "v5", "v5-long", *registry.PUBLISHED, *_V5_ABLATIONS,
-                  "v4-identity", *registry.SUBSET_TRAINED_LONG.values()),
+                  "v4-identity", *_ORACLES_LONG),
                  ("v5", *registry.PUBLISHED, "v5_switchable", "v4_identity")),
     StoryChapter("11_errata", "wrap-up"),
 )

@@ -313,10 +313,11 @@ def execute_chapters(
     experiments to retrain, ``records`` is "auto", "check" or "train" (see
     :mod:`dynconv.booktools.records`). ``output`` is where the executed chapters go (default
     ``book/chapters``, which the site renders). ``root`` is the book's folder (default: found
-    from the working directory). ``jobs`` chapters execute at once (each in its own kernel,
-    so the work runs in separate processes; the threads here only wait on them); the default
-    1 executes them one after another, in order, which keeps the execution times and the
-    step times a chapter measures free of a second chapter's load. A failing chapter stops
+    from the working directory). ``jobs`` records train at once, then ``jobs`` chapters
+    execute at once (each in its own process or kernel; the threads here only wait on them);
+    the default 1 trains and executes one after another, in order, which keeps the records'
+    wall times, the execution times and the step times a chapter measures free of a second
+    one's load. A failing chapter stops
     the build: no further chapter starts, and its error is raised once the ones running
     have finished.
     """
@@ -338,7 +339,7 @@ def execute_chapters(
     runs: dict[str, ChapterRun] = {}
     with _results_env(layout.results) as results, _progress_env():
         planned = prepare(profile, data_dir, records=records, force=force, retrain=retrain,
-                          results_dir=results)
+                          results_dir=results, jobs=jobs)
         # the records' digest: a chapter whose records changed executes again
         sources = hashlib.sha256((sources + _records_digest(planned)).encode()).hexdigest()
         todo: list[tuple[str, Path, str]] = []  # (position "i/n", notebook, key)
@@ -557,8 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--output", default=None,
                     help="folder for the executed chapters (default book/chapters)")
     ex.add_argument("--jobs", type=_positive_int, default=1,
-                    help="chapters executed at once, each in its own kernel (default 1: one "
-                         "after another, so a chapter's timings are not shared with another)")
+                    help="records trained, then chapters executed, at once, each in its own "
+                         "process or kernel (default 1: one after another, so a record's or a "
+                         "chapter's timings are not shared with another)")
     sub.add_parser(
         "vendor", parents=[common], help="vendor the site's JavaScript from the npm registry "
         "and write the cost table of the 'How to run' page"

@@ -39,13 +39,14 @@ __all__ = ["Reproduction", "PARTS", "choose_experiments", "compare", "main"]
 ALPHA = 0.05
 # The book's parts, by the experiments each shows.
 PARTS: dict[str, tuple[str, ...]] = {
-    "Part I": tuple(dict.fromkeys((*registry.PART1, *registry.SUBSET_TRAINED.values()))),
+    "Part I": tuple(dict.fromkeys((*registry.PART1, *registry.SUBSET_TRAINED.values(),
+                                   *registry.PART1_LONG))),
     "Part II": (*registry.PART2, *registry.PART2_32PX),
-    # less the two Part I experiments Part III compares with
+    # less the three Part I experiments Part III compares with
     "Part III": tuple(
         n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR,
                                   *registry.SUBSET_TRAINED_LONG.values()))
-        if n not in {"resnet18", "v4-sample"}),
+        if n not in {"resnet18", "v4-sample", "resnet18-long"}),
 }
 
 

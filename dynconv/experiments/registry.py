@@ -253,6 +253,31 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
         train_channels=subset, **_LONG_BUDGET,
         purpose=f"The oracle of {subset} trained as long as v5-long.",
     ) for subset in INCOMPLETE_SUBSETS),
+    # ---- Part I's dynamic layers again at the same budget (chapter 7): at the profile's budget
+    # most of them are still rising at their last epoch; with resnet18-long as their control.
+    ExperimentSpec("v1-long", "v1, 3x budget", "v1", **_LONG_BUDGET,
+                   purpose="v1 trained three times as long, to see if Part I's ranking holds."),
+    ExperimentSpec("v2-long", "v2, 3x budget", "v2", **_LONG_BUDGET,
+                   purpose="v2 trained three times as long, to see if Part I's ranking holds."),
+    ExperimentSpec(
+        "v3-long", "v3, 3x budget", "v3",
+        profile_overrides=_LONG_BUDGET["profile_overrides"],
+        # the temperature's annealing stretched with the run, as the learning-rate cycle is
+        profile_model_kwargs={"full": {"anneal_epochs": 3 * 10}, "ci": {"anneal_epochs": 3 * 3}},
+        profile_reasons={"ci": _LONG_REASON + "; the temperature anneals over the first 9 of "
+                               "the 18 epochs, the share of the run v3 anneals over under ci"},
+        purpose="v3 trained three times as long, to see if Part I's ranking holds.",
+    ),
+    ExperimentSpec(
+        "v4-batch-long", "v4 per batch, 3x budget", "v4",
+        model_kwargs={"drop_mode": "batch"}, overrides=_ALL_SUBSETS, **_LONG_BUDGET,
+        purpose="v4 per batch trained three times as long, to see if Part I's ranking holds.",
+    ),
+    ExperimentSpec(
+        "v4-sample-long", "v4 per sample, 3x budget", "v4",
+        model_kwargs={"drop_mode": "sample"}, overrides=_ALL_SUBSETS, **_LONG_BUDGET,
+        purpose="v4 per sample trained three times as long, to see if Part I's ranking holds.",
+    ),
     ExperimentSpec(
         "v5-switchable-bn", "v5 + switchable BN", "v5_switchable", overrides=_ALL_SUBSETS,
         purpose="v5's first layer with one BatchNorm per channel subset (Yu et al., "
@@ -316,6 +341,9 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
 
 # The chapters' groups, in the order the book introduces them.
 PART1: tuple[str, ...] = ("resnet18", "v1", "v2", "v3", "v4-batch", "v4-sample")
+# Part I again at three times the budget (v5-long's), its control the RGB oracle as long
+PART1_LONG: tuple[str, ...] = ("resnet18-long", "v1-long", "v2-long", "v3-long",
+                               "v4-batch-long", "v4-sample-long")
 PART2: tuple[str, ...] = ("resnet34", "small-k3s1", "small-k7s2", "compact")
 # Part II at 32 px: ResNet34, the check that it is not below ResNet18, the compact network
 PART2_32PX: tuple[str, ...] = ("resnet34-32px", "resnet18-32px", "compact-32px")
@@ -341,6 +369,7 @@ V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5
                                  "v5-zero-fill", "v5-switchable-bn")
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
+DYNAMIC_LAYERS_LONG: tuple[str, ...] = PART1_LONG[1:]
 
 
 def experiment_departures(profile: str = "ci") -> list[tuple[str, str, Any, Any, str]]:
