@@ -202,21 +202,27 @@ def part1_budgets(source: Source) -> pd.DataFrame:
     return part1_budget_table(short, long, _part1_spread(source))
 
 
-def _part1_budget_details(source: Source) -> None:
-    """The evidence behind :func:`part1_budget` on one dataset: the table, and whether the
-    runs trained three times as long had levelled off."""
-    display(part1_budgets(source).style.format(
-        {f"{kind}, {b}": "{:.1%}" for kind in ("RGB", "incomplete mean") for b in _BUDGETS},
-        na_rep="n/a"))
-    display(Markdown(sentences.convergence_sentence(source.records(*PART1_LONG))))
+def _budget_sentence(source: Source, table: pd.DataFrame) -> str:
+    dynamic = [label(n) for n in DYNAMIC_LAYERS]
+    best = {b: table.loc[dynamic, f"incomplete mean, {b}"].idxmax() for b in _BUDGETS}
+    return part1_budget_sentence(source.identity.name, table, best)
 
 
 def part1_budget(source: Source) -> str:
     """:func:`part1_budget_sentence` from ``source``'s records."""
+    return _budget_sentence(source, part1_budgets(source))
+
+
+def _part1_budget_details(source: Source) -> str:
+    """:func:`part1_budget` after its evidence on one dataset: the table it is computed from
+    (computed once for both), and whether the runs trained three times as long had levelled
+    off."""
     table = part1_budgets(source)
-    dynamic = [label(n) for n in DYNAMIC_LAYERS]
-    best = {b: table.loc[dynamic, f"incomplete mean, {b}"].idxmax() for b in _BUDGETS}
-    return part1_budget_sentence(source.identity.name, table, best)
+    display(table.style.format(
+        {f"{kind}, {b}": "{:.1%}" for kind in ("RGB", "incomplete mean") for b in _BUDGETS},
+        na_rep="n/a"))
+    display(Markdown(sentences.convergence_sentence(source.records(*PART1_LONG))))
+    return _budget_sentence(source, table)
 
 
 # ----------------------------------------------------------------------------- Part II
@@ -388,7 +394,7 @@ def data_dependence(*sources: Source) -> str:
 _PARTS = {"part1": part1, "part1_budget": part1_budget, "part2": part2, "part3": part3}
 # conclusions drawn from both datasets at once
 _BOTH = {"layers": layers_by_data, "data": data_dependence}
-# what ``details=True`` shows before a conclusion's sentence, per dataset
+# with ``details=True``: the conclusion's evidence shown, then its sentence returned
 _DETAILS = {"part1_budget": _part1_budget_details}
 
 
@@ -411,11 +417,11 @@ def show(source: Source, conclusion: str, *, details: bool = False) -> None:
             return
         display(Markdown(_BOTH[conclusion](source, photos)))
         return
-    compute, evidence = _PARTS[conclusion], _DETAILS.get(conclusion) if details else None
+    compute = _PARTS[conclusion]
+    if details:
+        compute = _DETAILS.get(conclusion, compute)
     for shown in (source, photos):
         if shown is None:
             display(Markdown(f"*On real photos: not shown in this build ({missing}).*"))
             continue
-        if evidence is not None:
-            evidence(shown)
         display(Markdown(compute(shown)))

@@ -284,12 +284,11 @@ def _worker_pool(jobs: int) -> Executor:
 
 
 def _train(chosen: Sequence[PlannedRun], *, profile: str, data_dir: str | None, force: bool,
-           results_dir: str | os.PathLike | None, build_started: float, jobs: int
-           ) -> list[float]:
-    """Train ``chosen`` in order, or ``jobs`` at once in worker processes; returns each
-    training's seconds. Two processes may share a results folder (the runner locks each run),
-    so the only cost of ``jobs`` > 1 is a wall time measured under a second training's load:
-    what `make smoke` wants (its numbers mean nothing) and a study does not."""
+           results_dir: str | os.PathLike | None, build_started: float, jobs: int) -> None:
+    """Train ``chosen`` in order, or ``jobs`` at once in worker processes. Two processes may
+    share a results folder (the runner locks each run), so the only cost of ``jobs`` > 1 is a
+    wall time measured under a second training's load: what `make smoke` wants (its numbers
+    mean nothing) and a study does not."""
     done: list[float] = []
     settings = {"profile": profile, "data_dir": data_dir, "force": force,
                 "results_dir": results_dir, "build_started": build_started}
@@ -298,14 +297,15 @@ def _train(chosen: Sequence[PlannedRun], *, profile: str, data_dir: str | None, 
             left_after = _time_left([r.previous_s for r in chosen[index:]], done)
             done.append(_train_one(planned, index, len(chosen), left_after=left_after,
                                    **settings))
-        return done
+        return
     print(f"[book] training {len(chosen)} records, {jobs} at a time", flush=True)
     with _worker_pool(jobs) as pool:
         futures = [pool.submit(_train_one, planned, index, len(chosen), left_after=None,
                                **settings)
                    for index, planned in enumerate(chosen, start=1)]
         try:
-            return [future.result() for future in futures]
+            for future in futures:
+                future.result()
         except BaseException:
             for future in futures:  # the first failure stops the build: nothing new starts
                 future.cancel()
