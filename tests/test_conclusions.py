@@ -238,10 +238,12 @@ def test_show_with_details_puts_the_evidence_before_each_datasets_sentence(monke
     monkeypatch.setattr(realphotos, "find", lambda: photos)
     conclusions.show(_budget_source({}), "part1_budget", details=True)
     kinds = [type(m).__name__ for m in shown]
-    assert kinds == ["Styler", "Markdown", "Markdown"] * 2
-    assert shown[1].data.startswith("By the book's convergence rule")
-    assert shown[2].data.startswith("**Part I at three times the budget, data A.**")
-    assert shown[5].data.startswith("**Part I at three times the budget, photos.**")
+    assert kinds == ["Markdown", "Styler", "Markdown", "Markdown"] * 2
+    assert shown[0].data == "**data A: Part I at both budgets**"
+    assert shown[4].data == "**photos: Part I at both budgets**"
+    assert shown[2].data.startswith("By the book's convergence rule")
+    assert shown[3].data.startswith("**Part I at three times the budget, data A.**")
+    assert shown[7].data.startswith("**Part I at three times the budget, photos.**")
     shown.clear()
     conclusions.show(_budget_source({}), "part1_budget")  # the sentences alone
     assert [type(m).__name__ for m in shown] == ["Markdown", "Markdown"]

@@ -216,8 +216,10 @@ def part1_budget(source: Source) -> str:
 def _part1_budget_details(source: Source) -> str:
     """:func:`part1_budget` after its evidence on one dataset: the table it is computed from
     (computed once for both), and whether the runs trained three times as long had levelled
-    off."""
+    off. A heading names the dataset first: the table of the second dataset would otherwise
+    follow the first one's sentence with nothing to tell them apart."""
     table = part1_budgets(source)
+    display(Markdown(f"**{source.identity.name}: Part I at both budgets**"))
     display(table.style.format(
         {f"{kind}, {b}": "{:.1%}" for kind in ("RGB", "incomplete mean") for b in _BUDGETS},
         na_rep="n/a"))

@@ -177,6 +177,19 @@ _V5_ABLATIONS = (
      "absent channels enter as zero maps instead of being dropped"),
 )
 
+# v5 with a second loss in training (dynconv.models.auxiliary): (name, label, objective, what).
+_V5_OBJECTIVES = (
+    ("v5-distill", "v5 + in-place distillation", "distill",
+     "in-place distillation, the network on all channels teaching itself on fewer, whose "
+     "images learn from it instead of their labels (Yu & Huang, ICCV 2019)"),
+    ("v5-distill-plus-labels", "v5 + distillation and labels", "distill-plus-labels",
+     "in-place distillation with the labels kept: an image that lost a channel learns from "
+     "both"),
+    ("v5-reconstruct", "v5 + reconstruction", "reconstruct",
+     "the dropped channels reconstructed from layer1's features (after ChA-MAEViT, "
+     "NeurIPS 2025)"),
+)
+
 EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     # ---- Part I: a first layer for any channel subset (chapters 2-7)
     ExperimentSpec(
@@ -291,6 +304,9 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     *(ExperimentSpec(name, label, "v5", model_kwargs=kwargs, overrides=_ALL_SUBSETS,
                      purpose=f"v5's ablation: {what}.")
       for name, label, kwargs, what in _V5_ABLATIONS),
+    *(ExperimentSpec(name, label, "v5_auxiliary", model_kwargs={"objective": objective},
+                     overrides=_ALL_SUBSETS, purpose=f"v5's ablation: {what}.")
+      for name, label, objective, what in _V5_OBJECTIVES),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
         "resnet34", "ResNet34", "resnet34", num_seeds=3,
@@ -366,7 +382,8 @@ IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
 # training cost: dynconv.experiments.posthoc), every seed: v5 at the oracles' budget and at 3x.
 ADABN: tuple[str, ...] = ("v5", "v5-long")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
-                                 "v5-zero-fill", "v5-switchable-bn")
+                                 "v5-zero-fill", "v5-switchable-bn",
+                                 *(name for name, *_ in _V5_OBJECTIVES))
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
 DYNAMIC_LAYERS_LONG: tuple[str, ...] = PART1_LONG[1:]

@@ -18,6 +18,7 @@ from torch import nn
 
 from dynconv.channels import RGB, ChannelSubset
 from dynconv.errors import ConfigError, check_int
+from dynconv.models.auxiliary import AuxiliaryObjectiveResNet
 from dynconv.models.compact_net import compact_net
 from dynconv.models.resnet import LAYERS, DynamicStemResNet, PlainResNet
 from dynconv.models.small_net import small_attention_net
@@ -32,7 +33,7 @@ from dynconv.stems.v5 import ChannelEmbeddingStem
 __all__ = [
     "MODEL_NAMES", "build_model", "builder", "model_options", "resnet18", "resnet18_chammi",
     "resnet18_v1", "resnet18_v2", "resnet18_v3", "resnet18_v4", "resnet18_v4_identity",
-    "resnet18_v5", "resnet18_v5_switchable", "resnet34",
+    "resnet18_v5", "resnet18_v5_auxiliary", "resnet18_v5_switchable", "resnet34",
 ]
 
 # ---- the builders: one public function per model (torchvision's style) -----------------
@@ -112,6 +113,15 @@ def resnet18_v5(*, num_classes: int, identity: bool = True, missing: str = "drop
     return DynamicStemResNet(stem, num_classes=num_classes, sampling=sampling)
 
 
+def resnet18_v5_auxiliary(*, num_classes: int, objective: str = "distill",
+                          weight: float = 1.0) -> AuxiliaryObjectiveResNet:
+    """v5 trained with a second loss (:mod:`dynconv.models.auxiliary`): ``"distill"`` from its
+    own prediction on all channels, or ``"reconstruct"`` the channels it was not shown."""
+    _check_num_classes(num_classes)
+    return AuxiliaryObjectiveResNet(ChannelEmbeddingStem(), num_classes=num_classes,
+                                    objective=objective, weight=weight)
+
+
 def resnet18_v5_switchable(*, num_classes: int, identity: bool = True,
                            sampling: str = "hierarchical-batch") -> SwitchableBNResNet:
     """v5's first layer in a ResNet18 with one BatchNorm per channel subset (switchable
@@ -146,6 +156,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "hypernet",
     "depthwise",
     "v5_switchable",
+    "v5_auxiliary",
     "compact",
 )
 
@@ -161,6 +172,7 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "v4_identity": resnet18_v4_identity,
     "v5": resnet18_v5,
     "v5_switchable": resnet18_v5_switchable,
+    "v5_auxiliary": resnet18_v5_auxiliary,
     **{design: partial(resnet18_chammi, design=design) for design in CHAMMI_DESIGNS},
     "compact": compact_net,
 }
