@@ -209,6 +209,53 @@ def test_jobs_execute_chapters_at_once_and_a_failure_stops_the_rest(tmp_path, mo
         book.main(["execute", "--root", str(root), "--jobs", "0"])
 
 
+def test_the_benchmark_is_queued_first_and_its_readers_last(tmp_path, monkeypatch):
+    """Measured inside the first chapter that reads it, the other readers would wait on its
+    lock holding a job: the build queues it first, the chapters that read it last."""
+    import threading
+
+    import papermill
+
+    root = _fake_book(tmp_path / "book", chapters=("01_a", "02_b", "03_c")).resolve()
+    (root / "notebooks" / "01_a.ipynb").write_text(
+        '{"cells": [{"source": "result = bench.cached_benchmark(bench.settings_for(p))"}]}')
+    events: list[str] = []
+    beside = threading.Barrier(2, timeout=20)  # the benchmark runs beside a chapter
+
+    def fake_execute(source, output, *, parameters, **kwargs):
+        events.append(Path(source).stem)  # when it starts: the queue's order
+        if Path(source).stem == "02_b":
+            beside.wait()
+        nbformat.write(_executed(parameters), output)
+
+    def fake_benchmark(profile):
+        events.append(f"benchmark ({profile})")
+        beside.wait()
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.setattr(book, "prepare", lambda *args, **kwargs: [])
+    monkeypatch.setattr(book, "prepare_benchmark", fake_benchmark)
+    runs = book.execute_chapters("smoke", root=root, jobs=2)
+    assert [r.name for r in runs] == ["01_a", "02_b", "03_c"]  # reported in chapter order
+    assert events[-1] == "01_a" and "benchmark (smoke)" in events  # its reader started last
+    events.clear()
+    book.execute_chapters("smoke", root=root, only=["03_c"], force=True)
+    assert events == ["03_c"]  # no chapter to execute reads it: nothing measured
+
+    def broken_benchmark(profile):
+        raise RuntimeError("the benchmark failed")
+
+    monkeypatch.setattr(book, "prepare_benchmark", broken_benchmark)
+    with pytest.raises(RuntimeError, match="the benchmark failed"):
+        book.execute_chapters("smoke", root=root, only=["01_a"], force=True)
+
+
+def test_the_chapters_that_read_the_benchmark_are_found_in_their_source():
+    notebooks = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    readers = [nb.stem for nb in notebooks if book.reads_benchmark(nb)]
+    assert readers == ["08_costs", "09_part2", "10_part3"]
+
+
 def _executed(parameters: dict) -> nbformat.NotebookNode:
     """An executed chapter as papermill writes it: the chapter's parameters cell, then the
     cell papermill injects after it."""

@@ -307,7 +307,8 @@ def execute_chapters(
 ) -> list[ChapterRun]:
     """Prepare the records (:func:`dynconv.booktools.records.prepare`: data checked, every
     record loaded or trained, with progress), then execute every chapter notebook with
-    papermill, skipping unchanged ones. The chapters only load records.
+    papermill, skipping unchanged ones, after the benchmark if a chapter to execute reads it
+    (:func:`prepare_benchmark`). The chapters only load records.
 
     ``force`` retrains every record (and executes every chapter), ``retrain`` names
     experiments to retrain, ``records`` is "auto", "check" or "train" (see
@@ -353,10 +354,16 @@ def execute_chapters(
                       f"reusing the executed copy")
             else:
                 todo.append((position, notebook, key))
+        readers = {notebook for _, notebook, _ in todo if reads_benchmark(notebook)}
+        if jobs > 1:  # the chapters that read the benchmark last: they may wait for it
+            todo.sort(key=lambda item: item[1] in readers)
         if jobs > 1 and len(todo) > 1:
             print(f"[book] executing {len(todo)} chapters, {jobs} at a time", flush=True)
         failed = threading.Event()  # set by a failing chapter: the queued ones do not start
         with _threads_env(jobs), ThreadPoolExecutor(max_workers=jobs) as pool:
+            # first in the queue: measured (or loaded) once, beside the chapters that do not
+            # read it; a chapter that does waits on the benchmark's file lock, then loads it
+            benchmark = pool.submit(prepare_benchmark, profile) if readers else None
             futures = {
                 pool.submit(_execute_chapter, notebook, chapters / notebook.name,
                             parameters=parameters, cwd=layout.notebooks, failed=failed,
@@ -384,10 +391,32 @@ def execute_chapters(
                 runs[notebook.stem] = run
                 print(f"[book] chapter {position} {notebook.stem}: done in "
                       f"{run.seconds:.0f} s", flush=True)
+            if benchmark is not None:
+                benchmark.result()  # its error, if every chapter that read it still passed
     ordered = [runs[nb.stem] for nb in notebooks]
     if output is None:
         write_build_report(ordered, layout.build_report, planned=planned)
     return ordered
+
+
+def reads_benchmark(notebook: Path) -> bool:
+    """Whether the chapter ``notebook`` reads the benchmark (calls ``cached_benchmark``)."""
+    return "cached_benchmark(" in notebook.read_text(encoding="utf-8")
+
+
+def prepare_benchmark(profile: str) -> None:
+    """Load, or measure once, the benchmark the chapters of ``profile`` read, as the first job
+    of the chapters' queue. Measured inside the first chapter that reads it, the chapters
+    after it that read it too would hold their share of the cores idle, waiting on its lock;
+    queued first, under ``--jobs`` it runs beside the chapters that do not read it
+    (``make smoke``, 2 jobs: the benchmark's 11 memory measurements, one fresh process each,
+    take about a minute of one core)."""
+    from dynconv.bench import benchmark as bench
+
+    start = time.perf_counter()
+    result = bench.cached_benchmark(bench.settings_for(profile))
+    print(f"[book] benchmark for the chapters: {result.attrs['origin']}, "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
 def _execute_chapter(notebook: Path, output_path: Path, *, parameters: dict, cwd: Path,
