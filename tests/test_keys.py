@@ -73,8 +73,9 @@ def test_editing_one_first_layer_retrains_its_experiments_and_no_others(monkeypa
     with_v5 = {n for n, spec in EXPERIMENTS.items() if spec.model in ("v5", "v5_switchable",
                                                                    "v5_auxiliary")}
     assert changed == with_v5
-    # v5, v5-long, its four ablations, v5 + switchable BN and v5 with each of three second losses
-    assert len(changed) == 10
+    # v5, v5-long, its four ablations, v5 + switchable BN, v5 with each of three second losses
+    # and in-place distillation at three times the budget
+    assert len(changed) == 11
 
 
 def test_editing_the_chammi_layers_retrains_the_four_published_designs(monkeypatch, keys_now):

@@ -139,7 +139,8 @@ def test_every_per_profile_departure_says_why():
     long_part1.insert(4, ("v3-long", "anneal_epochs", 9))
     assert [(r[0], r[1], r[3]) for r in rows] == [
         ("v3", "anneal_epochs", 3), ("v5-long", "max_epochs", 18), ("v5-long", "patience", 18),
-        *long_oracles, *long_part1, ("resnet34", "max_epochs", 12),
+        *long_oracles, *long_part1, ("v5-distill-long", "max_epochs", 18),
+        ("v5-distill-long", "patience", 18), ("resnet34", "max_epochs", 12),
         ("small-k3s1", "max_epochs", 12),
         ("small-k7s2", "max_epochs", 12), ("compact", "max_epochs", 12),
         ("compact-no-attention", "max_epochs", 12), ("resnet34-32px", "max_epochs", 12),

@@ -47,6 +47,7 @@ from dynconv.experiments.records import Record
 from dynconv.experiments.registry import (
     ADABN,
     BEST_PUBLISHED,
+    DISTILL_LONG,
     DYNAMIC_LAYERS,
     EXPERIMENTS,
     IDENTITY_PAIR,
@@ -421,12 +422,21 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     oracles_long = {s: photos.run(n) for s, n in SUBSET_TRAINED_LONG.items()}
     labelled_long = robustness.labelled_oracles(oracles_long, include_rgb=True, suffix=" (3x)")
     _show(sentences.convergence_sentence(labelled_long))
-    long_table = robustness.robustness_table({"v5-long": runs["v5-long"]}, oracles_long)
+    long_runs = {n: photos.seeds(n) for n in DISTILL_LONG}
+    long_table = robustness.robustness_table(long_runs, oracles_long)
     _show(sentences.equal_budget_sentence(table, long_table))
     _show(f"*{label('v5-long')}* (seed {runs['v5-long'][0].seed}) against each oracle trained "
           f"as long, on that oracle's own subset (McNemar's exact test, Holm-corrected over the "
           f"{len(oracles_long)} subsets):")
     display(robustness.oracle_tests(runs["v5-long"][0], oracles_long).round(3))
+    distilled_long, v5_long = (photos.run(n) for n in DISTILL_LONG)
+    _show(sentences.comparison_sentence(distilled_long, v5_long, seed_spread=spread))
+    _show(sentences.worst_sentence(long_table, against=sentences.AGAINST_LONG))
+    _show(sentences.worst_sentence(robustness.robustness_table(long_runs, oracles),
+                                   against=sentences.AGAINST_PROFILE))
+    _show(sentences.design_check_sentence({label(n): photos.run(n) for n in DISTILL_LONG},
+                                          label("v5-long")))
+    display(robustness.labelled_ratios(long_table).round(3))
     adapted = {n: photos.adabn(n) for n in ADABN}
     _show("With BatchNorm statistics re-estimated per subset after training (AdaBN), ratios to "
           "the oracles of the profile's budget:")
@@ -439,5 +449,6 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     used.update({records[0].label: records[0] for records in adapted.values()})
     used.update({f"oracle {s}": o for s, o in oracles.items() if s != RGB.name})
     used.update(labelled_long)
-    used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR)})
+    used.update({label(n): photos.run(n) for n in (*V5_ABLATION[1:], *IDENTITY_PAIR,
+                                                   *DISTILL_LONG)})
     return used

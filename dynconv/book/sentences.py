@@ -702,13 +702,19 @@ def summary_text(record: Record, *, chance: float) -> str:
     )
 
 
-def worst_sentence(table: pd.DataFrame) -> str:
-    """Every model's worst-subset ratio, highest first, in one sentence."""
+# The two sets of oracles of chapter 10, as worst_sentence names them.
+AGAINST_LONG = "the oracles trained as long"
+AGAINST_PROFILE = "the oracles of the profile's budget"
+
+
+def worst_sentence(table: pd.DataFrame, *, against: str = "the oracle") -> str:
+    """Every model's worst-subset ratio, highest first, in one sentence (``against`` names
+    the oracles when a page has two sets of them)."""
     matrix = ratio_matrix(table).drop(index=ORACLE, errors="ignore")
     order = matrix.min(axis=1).sort_values(ascending=False).index
     parts = [f"*{label_of(m)}* {matrix.loc[m].min():.2f} ({matrix.loc[m].idxmin()})"
              for m in order]
-    return ("Worst-subset ratio to the oracle (accuracy / oracle accuracy on the subset where "
+    return (f"Worst-subset ratio to {against} (accuracy / oracle accuracy on the subset where "
             "the model falls furthest behind), highest first: " + "; ".join(parts) + ".")
 
 

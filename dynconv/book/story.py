@@ -65,7 +65,7 @@ CHAPTERS: tuple[StoryChapter, ...] = (
                  ("resnet34", "small_k3s1", "small_k7s2", "compact")),
     StoryChapter("10_part3", "III",
                  ("resnet18-sampled", "v5", "v5-long", *registry.PUBLISHED, *_V5_ABLATIONS,
-                  "v4-identity", *_ORACLES_LONG),
+                  "v4-identity", *_ORACLES_LONG, "v5-distill-long"),
                  ("v5", *registry.PUBLISHED, "v5_switchable", "v5_auxiliary", "v4_identity")),
     StoryChapter("11_errata", "wrap-up"),
 )

@@ -53,6 +53,7 @@ from pathlib import Path
 import torch
 
 import dynconv
+from dynconv.bench import benchmark as bench
 from dynconv.book.progress import CONSOLE, PROGRESS_ENV
 from dynconv.booktools.pagecost import book_costs_markdown
 from dynconv.booktools.records import RECORD_MODES, PlannedRun, prepare
@@ -411,8 +412,6 @@ def prepare_benchmark(profile: str) -> None:
     queued first, under ``--jobs`` it runs beside the chapters that do not read it
     (``make smoke``, 2 jobs: the benchmark's 11 memory measurements, one fresh process each,
     take about a minute of one core)."""
-    from dynconv.bench import benchmark as bench
-
     start = time.perf_counter()
     result = bench.cached_benchmark(bench.settings_for(profile))
     print(f"[book] benchmark for the chapters: {result.attrs['origin']}, "

@@ -38,6 +38,7 @@ from dynconv.errors import ConfigError
 from dynconv.experiments.records import Record
 from dynconv.experiments.registry import (
     COMPACT_ABLATION,
+    DISTILL_LONG,
     IDENTITY_PAIR,
     PART1,
     PART1_LONG,
@@ -70,7 +71,7 @@ CHAPTER_EXPERIMENTS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "08_costs": (),
     "09_part2": _names(*PART2, *COMPACT_ABLATION, *PART2_32PX),
     "10_part3": _names(*SUBSET_TRAINED.values(), *PART3, *V5_ABLATION, *IDENTITY_PAIR,
-                       *SUBSET_TRAINED_LONG.values()),
+                       *SUBSET_TRAINED_LONG.values(), *DISTILL_LONG),
     "11_errata": _names(*PART1, *PART2, *PART2_32PX, *PART3),
 })
 

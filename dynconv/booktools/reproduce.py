@@ -45,7 +45,8 @@ PARTS: dict[str, tuple[str, ...]] = {
     # less the three Part I experiments Part III compares with
     "Part III": tuple(
         n for n in dict.fromkeys((*registry.PART3, *registry.V5_ABLATION, *registry.IDENTITY_PAIR,
-                                  *registry.SUBSET_TRAINED_LONG.values()))
+                                  *registry.SUBSET_TRAINED_LONG.values(),
+                                  *registry.DISTILL_LONG))
         if n not in {"resnet18", "v4-sample", "resnet18-long"}),
 }
 

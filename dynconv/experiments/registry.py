@@ -307,6 +307,13 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     *(ExperimentSpec(name, label, "v5_auxiliary", model_kwargs={"objective": objective},
                      overrides=_ALL_SUBSETS, purpose=f"v5's ablation: {what}.")
       for name, label, objective, what in _V5_OBJECTIVES),
+    ExperimentSpec(
+        "v5-distill-long", "v5 + in-place distillation, 3x budget", "v5_auxiliary",
+        model_kwargs={"objective": "distill"}, overrides=_ALL_SUBSETS, **_LONG_BUDGET,
+        num_seeds=3,
+        purpose="In-place distillation trained as long as v5-long: is its loss at the "
+                "profile's budget that of a teacher still early in its training?",
+    ),
     # ---- Part II: a small network against ResNet34 (chapter 9)
     ExperimentSpec(
         "resnet34", "ResNet34", "resnet34", num_seeds=3,
@@ -384,6 +391,8 @@ ADABN: tuple[str, ...] = ("v5", "v5-long")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
                                  "v5-zero-fill", "v5-switchable-bn",
                                  *(name for name, *_ in _V5_OBJECTIVES))
+# In-place distillation against v5, both trained three times as long (chapter 10).
+DISTILL_LONG: tuple[str, ...] = ("v5-distill-long", "v5-long")
 # The dynamic first layers (Part I minus the control).
 DYNAMIC_LAYERS: tuple[str, ...] = ("v1", "v2", "v3", "v4-batch", "v4-sample")
 DYNAMIC_LAYERS_LONG: tuple[str, ...] = PART1_LONG[1:]
