@@ -3,6 +3,7 @@ chapter runs; the reproducibility check's comparison (nothing trained: stand-ins
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -191,6 +192,24 @@ def test_reproduction_identical_or_no_difference_by_mcnemar():
     assert not near.identical and not near.same_cpu
     assert near.passed == all(p >= reproduce.ALPHA for _, _, p in near.subsets.values())
     assert "another CPU model" in near.verdict()
+
+
+def test_on_another_cpu_a_difference_must_also_exceed_the_seed_spread():
+    """Another CPU model's arithmetic makes the run again another draw: a gap McNemar finds
+    counts only when it is larger than the seed spread (the book's rule); on the same CPU model
+    McNemar alone decides."""
+    gap = {"RGB": (0.60, 0.56, 0.001), "R": (0.30, 0.30, 1.0)}
+    other = reproduce.Reproduction("x", 42, identical=False, same_cpu=False, subsets=gap,
+                                   seconds=1.0, seed_spread=0.05)
+    assert other.passed and other.differences() == []
+    assert "none larger than the 5.0-point spread" in other.verdict()
+    narrow = dataclasses.replace(other, seed_spread=0.03)
+    assert not narrow.passed and narrow.differences() == ["RGB"]
+    assert "DIFFERENCE on RGB" in narrow.verdict()
+    unknown = dataclasses.replace(other, seed_spread=None)
+    assert not unknown.passed  # no spread known: McNemar alone
+    same = dataclasses.replace(other, same_cpu=True)
+    assert not same.passed  # same CPU model: the spread is no excuse
 
 
 def test_the_check_retrains_the_shortest_experiment_of_each_part():
