@@ -331,12 +331,11 @@ def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]
 
 def part3(source: Source) -> str:
     """:func:`part3_sentence` from ``source``'s records."""
-    table, runs, _ = _ratio_table(source)
+    table, runs, oracles = _ratio_table(source)
     spreads = tables.seed_spreads(robustness.seeded(runs))
     long_oracles = {s: source.run(n) for s, n in SUBSET_TRAINED_LONG.items()}
     long_runs = {n: source.seeds(n) for n in DISTILL_LONG}
     long_table = robustness.robustness_table(long_runs, long_oracles)
-    oracles = {s: source.run(n) for s, n in SUBSET_TRAINED.items()}
     long_at_profile = robustness.robustness_table(long_runs, oracles)
     return part3_sentence(source.identity.name, table, runs, max(spreads.values()), long_table,
                           long_at_profile)

@@ -434,8 +434,8 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     _show(sentences.worst_sentence(long_table, against=sentences.AGAINST_LONG))
     _show(sentences.worst_sentence(robustness.robustness_table(long_runs, oracles),
                                    against=sentences.AGAINST_PROFILE))
-    _show(sentences.design_check_sentence({label(n): photos.run(n) for n in DISTILL_LONG},
-                                          label("v5-long")))
+    _show(sentences.design_check_sentence({distilled_long.label: distilled_long,
+                                           v5_long.label: v5_long}, v5_long.label))
     display(robustness.labelled_ratios(long_table).round(3))
     adapted = {n: photos.adabn(n) for n in ADABN}
     _show("With BatchNorm statistics re-estimated per subset after training (AdaBN), ratios to "

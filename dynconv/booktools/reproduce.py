@@ -125,30 +125,29 @@ def compare(shipped: Record, again: Record, seconds: float = 0.0, *,
         seconds=seconds, seed_spread=seed_spread)
 
 
-def _shipped_first_seeds(profile: str, data_dir: str | None) -> dict[str, Record]:
-    records = {}
+def _shipped_seeds(profile: str, data_dir: str | None) -> dict[str, list[Record]]:
+    """{experiment: its current shipped records, in the order planned (first seed first)}."""
+    records: dict[str, list[Record]] = {}
     for planned in plan(profile, data_dir):
-        if planned.stale is None and planned.experiment not in records:
-            records[planned.experiment] = Record.load(planned.path)
+        if planned.stale is None:
+            records.setdefault(planned.experiment, []).append(Record.load(planned.path))
     return records
 
 
-def part_seed_spread(name: str, profile: str, data_dir: str | None) -> float | None:
+def part_seed_spread(name: str, seeds: dict[str, list[Record]]) -> float | None:
     """The largest spread between seeds of the repeated experiments of the part of the book
-    that shows ``name`` (its current shipped records), or None when it repeats none."""
+    that shows ``name`` (``seeds``: :func:`_shipped_seeds`), or None when it repeats none."""
     part = next(names for names in PARTS.values() if name in names)
-    seeds: dict[str, list[Record]] = {}
-    for planned in plan(profile, data_dir):
-        if planned.stale is None and planned.experiment in part:
-            seeds.setdefault(planned.experiment, []).append(Record.load(planned.path))
-    spreads = [seed_spread(records) for records in seeds.values() if len(records) > 1]
+    spreads = [seed_spread(records) for n, records in seeds.items()
+               if n in part and len(records) > 1]
     return max(spreads) if spreads else None
 
 
 def reproduce(experiments: Sequence[str] | None = None, *, profile: str = "ci",
               data_dir: str | None = None) -> list[Reproduction]:
     """Retrain ``experiments`` (default: :func:`choose_experiments`) and compare each."""
-    shipped = _shipped_first_seeds(profile, data_dir)
+    seeds = _shipped_seeds(profile, data_dir)
+    shipped = {name: records[0] for name, records in seeds.items()}
     names = list(experiments or choose_experiments(shipped))
     missing = [n for n in names if n not in shipped]
     if missing:
@@ -164,7 +163,7 @@ def reproduce(experiments: Sequence[str] | None = None, *, profile: str = "ci",
             again = run(name, profile=profile, data_dir=data_dir, seed=record.seed,
                         results_dir=Path(scratch), progress=False)
             result = compare(record, again, time.perf_counter() - start,
-                             seed_spread=part_seed_spread(name, profile, data_dir))
+                             seed_spread=part_seed_spread(name, seeds))
             results.append(result)
             print(f"[reproduce] {name}, seed {record.seed} (shipped: trained "
                   f"{record.created[:16]} on {record.hardware.get('cpu')}; again in "
