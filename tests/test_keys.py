@@ -70,12 +70,13 @@ def _changed_after(monkeypatch, module: str, edit, keys_now) -> set[str]:
 def test_editing_one_first_layer_retrains_its_experiments_and_no_others(monkeypatch, keys_now):
     changed = _changed_after(monkeypatch, "dynconv.stems.v5",
                              lambda src: src + "\n_EDITED = 1\n", keys_now)
-    with_v5 = {n for n, spec in EXPERIMENTS.items() if spec.model in ("v5", "v5_switchable",
-                                                                   "v5_auxiliary")}
+    with_v5 = {n for n, spec in EXPERIMENTS.items()
+               if spec.model in ("v5", "v5_switchable", "v5_auxiliary", "v5_diverse",
+                                 "v5_rgb_teacher")}
     assert changed == with_v5
-    # v5, v5-long, its four ablations, v5 + switchable BN, v5 with each of three second losses
+    # v5, v5-long, its four ablations, v5 + switchable BN, v5 with each of five second losses
     # and in-place distillation at three times the budget
-    assert len(changed) == 11
+    assert len(changed) == 13
 
 
 def test_editing_the_chammi_layers_retrains_the_four_published_designs(monkeypatch, keys_now):

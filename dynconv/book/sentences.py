@@ -309,11 +309,14 @@ SAMPLING_EFFECTS: Mapping[str, tuple[str, str]] = {
     "v4's dropping, for v2's layer": ("v4-sample", "v2"),
     "hierarchical sampling per image, for a plain ResNet18": ("resnet18-sampled", "resnet18"),
 }
-# Two second losses tried on top of v5 (dynconv.models.auxiliary), each against v5 itself.
+# Second losses tried on top of v5 (dynconv.models.auxiliary, .diverse, .codistill), each
+# against v5 itself.
 V5_SECOND_LOSSES: Mapping[str, tuple[str, str]] = {
     "in-place distillation from its own prediction on all channels": ("v5-distill", "v5"),
     "the same distillation with the labels kept": ("v5-distill-plus-labels", "v5"),
     "reconstructing the dropped channels": ("v5-reconstruct", "v5"),
+    "distillation from an RGB ResNet18 trained beside it": ("v5-rgb-teacher", "v5"),
+    "keeping the channels' features and embeddings apart (DiChaViT)": ("v5-diverse", "v5"),
 }
 # Chapter 10's closing: v5's ideas, the second losses tried on it, and what hierarchical
 # sampling alone gives a plain network.

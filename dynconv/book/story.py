@@ -66,7 +66,8 @@ CHAPTERS: tuple[StoryChapter, ...] = (
     StoryChapter("10_part3", "III",
                  ("resnet18-sampled", "v5", "v5-long", *registry.PUBLISHED, *_V5_ABLATIONS,
                   "v4-identity", *_ORACLES_LONG, "v5-distill-long"),
-                 ("v5", *registry.PUBLISHED, "v5_switchable", "v5_auxiliary", "v4_identity")),
+                 ("v5", *registry.PUBLISHED, "v5_switchable", "v5_auxiliary", "v5_diverse",
+                  "v5_rgb_teacher", "v4_identity")),
     StoryChapter("11_errata", "wrap-up"),
 )
 # The parts of the study, in reading order.

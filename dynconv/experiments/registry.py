@@ -308,6 +308,16 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
                      overrides=_ALL_SUBSETS, purpose=f"v5's ablation: {what}.")
       for name, label, objective, what in _V5_OBJECTIVES),
     ExperimentSpec(
+        "v5-diverse", "v5 + diverse channels", "v5_diverse", overrides=_ALL_SUBSETS,
+        purpose="v5's ablation: DiChaViT's two losses (NeurIPS 2024), each channel's features "
+                "kept apart from the others' and each channel's embedding told apart.",
+    ),
+    ExperimentSpec(
+        "v5-rgb-teacher", "v5 + RGB teacher", "v5_rgb_teacher", overrides=_ALL_SUBSETS,
+        purpose="v5's ablation: distillation from a plain ResNet18 on RGB trained beside it, "
+                "with in-place distillation's rule (only the teacher differs).",
+    ),
+    ExperimentSpec(
         "v5-distill-long", "v5 + in-place distillation, 3x budget", "v5_auxiliary",
         model_kwargs={"objective": "distill"}, overrides=_ALL_SUBSETS, **_LONG_BUDGET,
         num_seeds=3,
@@ -390,7 +400,8 @@ IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
 ADABN: tuple[str, ...] = ("v5", "v5-long")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
                                  "v5-zero-fill", "v5-switchable-bn",
-                                 *(name for name, *_ in _V5_OBJECTIVES))
+                                 *(name for name, *_ in _V5_OBJECTIVES), "v5-diverse",
+                                 "v5-rgb-teacher")
 # In-place distillation against v5, both trained three times as long (chapter 10).
 DISTILL_LONG: tuple[str, ...] = ("v5-distill-long", "v5-long")
 # The dynamic first layers (Part I minus the control).

@@ -19,7 +19,9 @@ from torch import nn
 from dynconv.channels import RGB, ChannelSubset
 from dynconv.errors import ConfigError, check_int
 from dynconv.models.auxiliary import AuxiliaryObjectiveResNet
+from dynconv.models.codistill import RGBTeacherResNet
 from dynconv.models.compact_net import compact_net
+from dynconv.models.diverse import DiverseChannelResNet
 from dynconv.models.resnet import LAYERS, DynamicStemResNet, PlainResNet
 from dynconv.models.small_net import small_attention_net
 from dynconv.models.switchable import SwitchableBNResNet
@@ -33,7 +35,8 @@ from dynconv.stems.v5 import ChannelEmbeddingStem
 __all__ = [
     "MODEL_NAMES", "build_model", "builder", "model_options", "resnet18", "resnet18_chammi",
     "resnet18_v1", "resnet18_v2", "resnet18_v3", "resnet18_v4", "resnet18_v4_identity",
-    "resnet18_v5", "resnet18_v5_auxiliary", "resnet18_v5_switchable", "resnet34",
+    "resnet18_v5", "resnet18_v5_auxiliary", "resnet18_v5_diverse", "resnet18_v5_rgb_teacher",
+    "resnet18_v5_switchable", "resnet34",
 ]
 
 # ---- the builders: one public function per model (torchvision's style) -----------------
@@ -122,6 +125,20 @@ def resnet18_v5_auxiliary(*, num_classes: int, objective: str = "distill",
                                     objective=objective, weight=weight)
 
 
+def resnet18_v5_diverse(*, num_classes: int, weight: float = 1.0) -> DiverseChannelResNet:
+    """v5 trained with DiChaViT's two diversity losses (:mod:`dynconv.models.diverse`): its
+    channels' features kept apart, its channels' embeddings told apart."""
+    _check_num_classes(num_classes)
+    return DiverseChannelResNet(ChannelEmbeddingStem(), num_classes=num_classes, weight=weight)
+
+
+def resnet18_v5_rgb_teacher(*, num_classes: int, weight: float = 1.0) -> RGBTeacherResNet:
+    """v5 distilled from a plain ResNet18 on RGB trained beside it
+    (:mod:`dynconv.models.codistill`), with in-place distillation's rule."""
+    _check_num_classes(num_classes)
+    return RGBTeacherResNet(ChannelEmbeddingStem(), num_classes=num_classes, weight=weight)
+
+
 def resnet18_v5_switchable(*, num_classes: int, identity: bool = True,
                            sampling: str = "hierarchical-batch") -> SwitchableBNResNet:
     """v5's first layer in a ResNet18 with one BatchNorm per channel subset (switchable
@@ -157,6 +174,8 @@ MODEL_NAMES: tuple[str, ...] = (
     "depthwise",
     "v5_switchable",
     "v5_auxiliary",
+    "v5_diverse",
+    "v5_rgb_teacher",
     "compact",
 )
 
@@ -173,6 +192,8 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "v5": resnet18_v5,
     "v5_switchable": resnet18_v5_switchable,
     "v5_auxiliary": resnet18_v5_auxiliary,
+    "v5_diverse": resnet18_v5_diverse,
+    "v5_rgb_teacher": resnet18_v5_rgb_teacher,
     **{design: partial(resnet18_chammi, design=design) for design in CHAMMI_DESIGNS},
     "compact": compact_net,
 }
