@@ -174,7 +174,7 @@ def test_part3_ranks_v5_at_the_oracles_budget_and_reports_its_longer_run_apart()
     assert "v5's worst-subset ratio to the oracles is the highest of the 7 models" in text
     assert "against *TemplateMixing* ahead on 7" in text
     assert "its worst-subset ratio is 1.00 against 0.89" in text
-    assert "Against oracles trained as long as it (one seed each) it is 0.95 (G)." in text
+    assert "Against oracles trained as long as it (means over their seeds) it is 0.95 (G)." in text
     # in-place distillation trained as long: the mean of its two seeds' ratios, worst on R
     assert ("Trained as long with in-place distillation (*v5 + in-place distillation, 3x "
             "budget*, means over its seeds) it is 0.95 (R), and 0.97 (R) against the oracles "

@@ -41,6 +41,19 @@ def test_table_has_one_row_per_model_and_subset_and_oracles_at_one():
     assert "*b* 0.81 (RGB)" in worst_sentence(table)
 
 
+def test_an_oracle_given_as_its_seeds_counts_with_its_mean():
+    a = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.6), label="a")
+    seeds = {s: [with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.8), label=f"o{s}"),
+                 with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.6), label=f"o{s}", seed=43)]
+             for s in SUBSET_NAMES}
+    table = robustness_table({"a": [a]}, {**seeds, "R": ORACLES["R"]})  # R: one record
+    rows = table[table.model == "a"].set_index("subset")
+    assert rows.loc["G", "oracle_accuracy"] == pytest.approx(0.7)
+    assert rows.loc["G", "ratio"] == pytest.approx(0.6 / 0.7)
+    assert rows.loc["R", "ratio"] == pytest.approx(0.6 / 0.8)
+    assert (table[table.model == ORACLE].ratio == 1).all()
+
+
 def test_seed_ratio_table_reports_each_seed():
     b1 = with_accuracy(dict.fromkeys(SUBSET_NAMES, 0.6), label="b")
     b2 = with_accuracy({**dict.fromkeys(SUBSET_NAMES, 0.7), "G": 0.4}, label="b", seed=43)

@@ -165,6 +165,12 @@ class Chapter:
         names = SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
         return {s: self.run(n) for s, n in names.items() if include_rgb or s != "RGB"}
 
+    def oracle_seeds(self, *, long_budget: bool = False) -> dict[str, list[Record]]:
+        """{subset: every seed of its oracle} (:meth:`oracles` gives the first), for ratios
+        to the oracles' mean accuracy."""
+        names = SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
+        return {s: self.seeds(n) for s, n in names.items()}
+
     # ---- display ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
         """Show ``text`` (Markdown: a sentence computed by a tested function) on the page."""

@@ -314,7 +314,7 @@ def part3_sentence(dataset: str, table: Any, runs: Mapping[str, Sequence[Record]
                  f"its worst-subset ratio is {long:.2f} against {worst['v5']:.2f}.")
     if long_table is not None:
         matrix = robustness.ratio_matrix(long_table)
-        text += (f" Against oracles trained as long as it (one seed each) it is "
+        text += (f" Against oracles trained as long as it (means over their seeds) it is "
                  f"{matrix.loc[_LONG].min():.2f} ({matrix.loc[_LONG].idxmin()}).")
         if _DISTILLED_LONG in matrix.index:
             distilled = matrix.loc[_DISTILLED_LONG]
@@ -333,7 +333,7 @@ def part3(source: Source) -> str:
     """:func:`part3_sentence` from ``source``'s records."""
     table, runs, oracles = _ratio_table(source)
     spreads = tables.seed_spreads(robustness.seeded(runs))
-    long_oracles = {s: source.run(n) for s, n in SUBSET_TRAINED_LONG.items()}
+    long_oracles = {s: source.seeds(n) for s, n in SUBSET_TRAINED_LONG.items()}  # all seeds
     long_runs = {n: source.seeds(n) for n in DISTILL_LONG}
     long_table = robustness.robustness_table(long_runs, long_oracles)
     long_at_profile = robustness.robustness_table(long_runs, oracles)

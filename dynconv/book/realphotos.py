@@ -410,6 +410,13 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     for pairs in (rivals, ablations):  # each a Holm family, as in the chapter's cells
         for said in sentences.comparison_sentences(pairs, seed_spread=spread):
             _show(said)
+    # which teacher: the RGB teacher against the in-place one, and the RGB network's own level
+    _show("*Which teacher?* on the photos: the RGB teacher against the in-place one, then the "
+          "teacher's own kind of network (a ResNet18 trained on RGB) against v5 on RGB:")
+    _show(sentences.comparison_sentence(photos.run("v5-rgb-teacher"), photos.run("v5-distill"),
+                                     seed_spread=spread))
+    _show(sentences.comparison_sentence(runs["resnet18"][0], v5, subsets=["RGB"],
+                                     seed_spread=spread))
     without, with_identity = IDENTITY_PAIR
     _show(sentences.comparison_sentence(photos.run(with_identity), photos.run(without),
                                      seed_spread=spread))
@@ -423,7 +430,8 @@ def part3_section(photos: RealPhotos) -> dict[str, Record]:
     labelled_long = robustness.labelled_oracles(oracles_long, include_rgb=True, suffix=" (3x)")
     _show(sentences.convergence_sentence(labelled_long))
     long_runs = {n: photos.seeds(n) for n in DISTILL_LONG}
-    long_table = robustness.robustness_table(long_runs, oracles_long)
+    long_seeds = {s: photos.seeds(n) for s, n in SUBSET_TRAINED_LONG.items()}
+    long_table = robustness.robustness_table(long_runs, long_seeds)
     _show(sentences.equal_budget_sentence(table, long_table))
     _show(f"*{label('v5-long')}* (seed {runs['v5-long'][0].seed}) against each oracle trained "
           f"as long, on that oracle's own subset (McNemar's exact test, Holm-corrected over the "

@@ -706,7 +706,7 @@ def summary_text(record: Record, *, chance: float) -> str:
 
 
 # The two sets of oracles of chapter 10, as worst_sentence names them.
-AGAINST_LONG = "the oracles trained as long"
+AGAINST_LONG = "the oracles trained as long (means over their seeds)"
 AGAINST_PROFILE = "the oracles of the profile's budget"
 
 

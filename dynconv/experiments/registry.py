@@ -190,6 +190,16 @@ _V5_OBJECTIVES = (
      "NeurIPS 2025)"),
 )
 
+# v5 with a second loss that needs a model of its own: (name, label, model, what it tests).
+_V5_LOSS_MODELS = (
+    ("v5-diverse", "v5 + diverse channels", "v5_diverse",
+     "DiChaViT's two losses (NeurIPS 2024), each channel's features kept apart from the "
+     "others' and each channel's embedding told apart"),
+    ("v5-rgb-teacher", "v5 + RGB teacher", "v5_rgb_teacher",
+     "distillation from a plain ResNet18 on RGB trained beside it, with in-place "
+     "distillation's rule (only the teacher differs)"),
+)
+
 EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     # ---- Part I: a first layer for any channel subset (chapters 2-7)
     ExperimentSpec(
@@ -257,13 +267,14 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     ),
     # ---- The oracles again at v5-long's budget (chapter 10): at the profile's budget most of them
     # are still rising at their last epoch, so v5-long against them measures the budget too.
+    # Three seeds each: the ratios that decide v5's targets at this budget divide by them.
     ExperimentSpec(
-        "resnet18-long", "ResNet18, 3x budget", "resnet18", **_LONG_BUDGET,
+        "resnet18-long", "ResNet18, 3x budget", "resnet18", **_LONG_BUDGET, num_seeds=3,
         purpose="The oracle of RGB (Part I's control) trained as long as v5-long.",
     ),
     *(ExperimentSpec(
         f"resnet18-on-{subset}-long", f"ResNet18 trained on {subset}, 3x budget", "resnet18",
-        train_channels=subset, **_LONG_BUDGET,
+        train_channels=subset, **_LONG_BUDGET, num_seeds=3,
         purpose=f"The oracle of {subset} trained as long as v5-long.",
     ) for subset in INCOMPLETE_SUBSETS),
     # ---- Part I's dynamic layers again at the same budget (chapter 7): at the profile's budget
@@ -307,16 +318,9 @@ EXPERIMENTS: Mapping[str, ExperimentSpec] = _specs(
     *(ExperimentSpec(name, label, "v5_auxiliary", model_kwargs={"objective": objective},
                      overrides=_ALL_SUBSETS, purpose=f"v5's ablation: {what}.")
       for name, label, objective, what in _V5_OBJECTIVES),
-    ExperimentSpec(
-        "v5-diverse", "v5 + diverse channels", "v5_diverse", overrides=_ALL_SUBSETS,
-        purpose="v5's ablation: DiChaViT's two losses (NeurIPS 2024), each channel's features "
-                "kept apart from the others' and each channel's embedding told apart.",
-    ),
-    ExperimentSpec(
-        "v5-rgb-teacher", "v5 + RGB teacher", "v5_rgb_teacher", overrides=_ALL_SUBSETS,
-        purpose="v5's ablation: distillation from a plain ResNet18 on RGB trained beside it, "
-                "with in-place distillation's rule (only the teacher differs).",
-    ),
+    *(ExperimentSpec(name, label, model, overrides=_ALL_SUBSETS,
+                     purpose=f"v5's ablation: {what}.")
+      for name, label, model, what in _V5_LOSS_MODELS),
     ExperimentSpec(
         "v5-distill-long", "v5 + in-place distillation, 3x budget", "v5_auxiliary",
         model_kwargs={"objective": "distill"}, overrides=_ALL_SUBSETS, **_LONG_BUDGET,
@@ -400,8 +404,8 @@ IDENTITY_PAIR: tuple[str, ...] = ("v4-sample", "v4-identity")
 ADABN: tuple[str, ...] = ("v5", "v5-long")
 V5_ABLATION: tuple[str, ...] = ("v5", "v5-no-identity", "v5-batch-sampling", "v5-v4-sampling",
                                  "v5-zero-fill", "v5-switchable-bn",
-                                 *(name for name, *_ in _V5_OBJECTIVES), "v5-diverse",
-                                 "v5-rgb-teacher")
+                                 *(name for name, *_ in _V5_OBJECTIVES),
+                                 *(name for name, *_ in _V5_LOSS_MODELS))
 # In-place distillation against v5, both trained three times as long (chapter 10).
 DISTILL_LONG: tuple[str, ...] = ("v5-distill-long", "v5-long")
 # The dynamic first layers (Part I minus the control).

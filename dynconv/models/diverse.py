@@ -18,7 +18,8 @@ losses to the classification loss so that each channel brings something of its o
 * **Channel Diversification Loss** (CDL): each channel's learned embedding must be
   recognisable as its own channel: a learned proxy per channel, and a cross-entropy over the
   channels whose logits are minus the squared distances between the L2-normalised embedding
-  and the proxies, both scaled by sqrt(1 / 0.11) (the paper's temperature).
+  and the proxies, both scaled by sqrt(1 / 0.11) (temperature 0.11; the authors' code
+  defaults to 1/9).
 
 Here the tokens are v5's per-channel maps ``u_c = ReLU(scale[c] * (W * x_c) + shift[c])``
 (:meth:`dynconv.stems.v5.ChannelEmbeddingStem.channel_maps`): a 64-vector per pixel and channel,
@@ -58,7 +59,7 @@ __all__ = ["DiverseChannelResNet", "channel_diversification_loss", "token_divers
 # DiChaViT's defaults: the weight of "alike within a channel" and of "apart across channels"
 SAME_CHANNEL_WEIGHT = 1.0
 OTHER_CHANNEL_WEIGHT = 0.5
-# DiChaViT's temperature for the channel proxies; embeddings and proxies are scaled by 1/sqrt(t)
+# The proxies' temperature (DiChaViT's code defaults to 1/9); both sides are scaled by 1/sqrt(t)
 PROXY_TEMPERATURE = 0.11
 
 
