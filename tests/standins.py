@@ -5,7 +5,9 @@
 * :func:`patch_experiment`: swaps data loading, the model zoo and cost measurement of
   :mod:`dynconv.experiments.runner` for those stand-ins and counts the calls;
 * :func:`make_record`: a :class:`~dynconv.experiments.records.Record` with given predictions, no
-training.
+training;
+* :func:`loop_gradients`: the gradients one step of the training loop computes (a model with a
+  second loss is tested against that loss written out).
 """
 
 from __future__ import annotations
@@ -24,6 +26,20 @@ from dynconv.data.datasets import DataIdentity, DatasetBundle, ImageSplit
 from dynconv.experiments.records import Record
 
 NUM_CLASSES = 3
+# The seed of the channel draws in loop_gradients: a test draws the same ones with it again.
+DRAWS_SEED = 3
+
+
+def loop_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                   channels: Any = None) -> dict[str, torch.Tensor]:
+    """{parameter: gradient} after what ``training.loop`` does in one step (cross-entropy of
+    the returned logits, backward), the channel draws seeded with :data:`DRAWS_SEED`; the
+    model's gradients are cleared again afterwards."""
+    torch.manual_seed(DRAWS_SEED)
+    nn.functional.cross_entropy(model(x, channels), y).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    return grads
 
 # A run in seconds (or less): 8 px, 2 epochs of 6 training images per class.
 TINY = dict(image_size=8, batch_size=8, max_epochs=2, max_train_per_class=6,

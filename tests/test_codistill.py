@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from standins import DRAWS_SEED, loop_gradients
 
 from dynconv.channels import RGB, parse_channels
 from dynconv.errors import ConfigError
@@ -35,15 +36,12 @@ def test_the_loops_one_loss_trains_student_and_teacher_as_written_out():
     y = torch.randint(0, NUM_CLASSES, (16,), generator=gen)
     torch.manual_seed(0)
     model = build_model("v5_rgb_teacher", num_classes=NUM_CLASSES, weight=0.7).train()
-    torch.manual_seed(3)  # the same channel draws in both passes
-    F.cross_entropy(model(x, RGB), y).backward()
-    looped = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad(set_to_none=True)
+    looped = loop_gradients(model, x, y, RGB)
 
-    torch.manual_seed(3)
+    torch.manual_seed(DRAWS_SEED)  # the same channel draws as the loop's step
     draws = model.sampler.draws(RGB, x.shape[0])
     lost = torch.tensor([kept.size < 3 for kept in draws])
-    torch.manual_seed(3)  # forward draws them again: the same ones
+    torch.manual_seed(DRAWS_SEED)  # forward draws them again: the same ones
     student = super(RGBTeacherResNet, model).forward(x, RGB)
     teacher = model.teacher(x, RGB)
     kl = F.kl_div(F.log_softmax(student, 1), F.log_softmax(teacher.detach(), 1),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from standins import DRAWS_SEED, loop_gradients
 
 from dynconv.channels import RGB, parse_channels
 from dynconv.errors import ConfigError
@@ -69,11 +70,8 @@ def test_the_loops_one_loss_trains_the_labels_plus_the_diversity_losses():
                                                                    generator=gen)
     torch.manual_seed(0)
     model = build_model("v5_diverse", num_classes=NUM_CLASSES, weight=0.7).train()
-    torch.manual_seed(3)  # the same channel draws in both passes
-    F.cross_entropy(model(x, RGB), y).backward()
-    looped = {n: p.grad.clone() for n, p in model.named_parameters()}
-    model.zero_grad(set_to_none=True)
-    torch.manual_seed(3)
+    looped = loop_gradients(model, x, y, RGB)
+    torch.manual_seed(DRAWS_SEED)  # the same channel draws as the loop's step
     logits = super(DiverseChannelResNet, model).forward(x, RGB)
     (F.cross_entropy(logits, y) + 0.7 * model.diversity_loss(x, RGB)).backward()
     for name, param in model.named_parameters():

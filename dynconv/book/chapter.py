@@ -53,6 +53,11 @@ from dynconv.paths import resolve_results_dir, shown_path
 from dynconv.provenance import hardware_label
 
 
+def _oracle_names(long_budget: bool) -> Mapping[str, str]:
+    """{subset: the experiment of its oracle}, at the profile's budget or three times it."""
+    return SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
+
+
 @dataclass
 class Chapter:
     """The state a chapter shares between its cells."""
@@ -162,14 +167,13 @@ class Chapter:
         (:data:`~dynconv.experiments.registry.SUBSET_TRAINED`; RGB's is the zero-fill control
         itself), or, with ``long_budget``, the same trained three times as long
         (:data:`~dynconv.experiments.registry.SUBSET_TRAINED_LONG`, v5-long's budget)."""
-        names = SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
-        return {s: self.run(n) for s, n in names.items() if include_rgb or s != "RGB"}
+        return {s: self.run(n) for s, n in _oracle_names(long_budget).items()
+                if include_rgb or s != "RGB"}
 
     def oracle_seeds(self, *, long_budget: bool = False) -> dict[str, list[Record]]:
         """{subset: every seed of its oracle} (:meth:`oracles` gives the first), for ratios
         to the oracles' mean accuracy."""
-        names = SUBSET_TRAINED_LONG if long_budget else SUBSET_TRAINED
-        return {s: self.seeds(n) for s, n in names.items()}
+        return {s: self.seeds(n) for s, n in _oracle_names(long_budget).items()}
 
     # ---- display ------------------------------------------------------------------------------
     def say(self, text: str) -> None:
